@@ -1,0 +1,17 @@
+/* warden: the command-line client. Dispatches to one handler per command group. */
+#include <stdio.h>
+#include <string.h>
+
+#include "warden/log.h"
+
+#include "cli.h"
+
+static const struct cli_command groups[] = {
+        {"version", "print the version", cli_cmd_version},
+};
+
+int main(int argc, char **argv)
+{
+    wd_log_set_ident("warden");
+    return cli_dispatch("warden", groups, WD_ARRAY_LEN(groups), argc - 1, argv + 1);
+}
