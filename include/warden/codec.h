@@ -1,4 +1,8 @@
-/* Hex and base64 (RFC 4648 §4 standard and §5 URL-safe alphabets). Pure functions. */
+/*
+ * Hex and base64 (RFC 4648 §4 standard and §5 URL-safe alphabets). Pure functions, safe to
+ * call from any thread. Every function appends to out and, on any error, leaves it as it
+ * was: WD_ELIMIT when the result would pass out's cap, WD_ENOMEM.
+ */
 #ifndef WD_CODEC_H
 #define WD_CODEC_H
 

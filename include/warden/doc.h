@@ -65,8 +65,8 @@ struct wd_doc;
 /* Bounds on what a loader accepts; zero fields take the defaults shown. */
 struct wd_doc_limits {
     size_t max_bytes; /* input size: 16 MiB */
-    size_t max_depth; /* nesting of arrays/objects: 128 */
-    size_t max_nodes; /* total values: 1,000,000 */
+    size_t max_depth; /* arrays/objects open at once: 128 ("[[1]]" has depth 2) */
+    size_t max_nodes; /* total values, containers included (keys are not values): 1,000,000 */
 };
 
 /* The root value; never NULL for a loaded document. Borrowed. */
@@ -79,7 +79,10 @@ void wd_doc_free(struct wd_doc *doc);
 /* "null", "boolean", "integer", "number", "string", "array", "object". */
 const char *wd_node_type_name(enum wd_node_type t);
 
-/* Member of an object by key (exact bytes), or NULL if absent or obj is not an object. */
+/*
+ * Member of an object by key (exact bytes of the NUL-terminated key), or NULL if absent or
+ * obj is NULL or not an object. A linear scan: iterate u.obj.members for large objects.
+ */
 const struct wd_node *wd_node_get(const struct wd_node *obj, const char *key);
 
 /*
@@ -88,8 +91,10 @@ const struct wd_node *wd_node_get(const struct wd_node *obj, const char *key);
  * that each listed key with WD_FIELD_REQUIRED is present (else "missing key 'k'" at the
  * object), and that each value has the listed type (else "'k': expected string, got
  * integer" at the value; WD_NODE_REAL also accepts integers; type WD_NODE_NULL in a field
- * means "any type"). On success *out of each present field is set and absent ones are NULL.
- * Returns WD_OK or WD_ECONFIG with diag set.
+ * means "any type"). On success *out of each present field is set and absent ones are NULL;
+ * on failure every *out is NULL. out may be NULL for a key that is only checked. Keys in
+ * messages are escaped (wd_log_escape). node NULL gives "expected object, got nothing"
+ * without a position. Returns WD_OK or WD_ECONFIG with diag set.
  */
 enum { WD_FIELD_OPTIONAL = 0, WD_FIELD_REQUIRED = 1 };
 struct wd_field {
@@ -113,33 +118,47 @@ int wd_doc_error(const struct wd_doc *doc, const struct wd_node *node, struct wd
  * Parse JSON (RFC 8259, strict): exactly one value, optional surrounding whitespace; no
  * comments, trailing commas, NaN/Infinity, leading zeros, or control characters in strings;
  * valid UTF-8 only, including \u escapes (lone surrogates rejected); duplicate keys rejected;
- * integers outside int64_t rejected (numbers with fraction or exponent become WD_NODE_REAL).
- * file names the input in diagnostics (borrowed, copied). On success *out is owned by the
- * caller. WD_EPROTO (malformed, diag set), WD_ELIMIT (a limit, diag set), WD_ENOMEM.
+ * integers outside int64_t rejected (numbers with fraction or exponent become WD_NODE_REAL;
+ * one that overflows a double is rejected, underflow rounds to zero). No byte-order mark.
+ * Diagnostics are "file:line:col: message" with col counting bytes from 1, at the offending
+ * byte (duplicate keys: at the second occurrence). file names the input in diagnostics
+ * (borrowed, copied; NULL means "<input>"). On success *out is owned by the caller; on
+ * failure *out is NULL. WD_EPROTO (malformed, diag set), WD_ELIMIT (a limit, diag set),
+ * WD_ENOMEM (diag set). Thread-safe (no shared state; uses the C locale for strtod).
  */
 WD_MUST_USE int wd_json_parse(const char *file, const void *p, size_t len,
                               const struct wd_doc_limits *lim, struct wd_doc **out,
                               struct wd_diag *diag);
-/* Read a whole file and wd_json_parse it. WD_EIO with diag naming the path and errno text. */
+/*
+ * Read a whole file and wd_json_parse it, naming it path in diagnostics. WD_EIO with diag
+ * "path: reason" when it cannot be read (missing, a directory, read error); WD_ELIMIT when
+ * it is larger than max_bytes; otherwise as wd_json_parse.
+ */
 WD_MUST_USE int wd_json_load_file(const char *path, const struct wd_doc_limits *lim,
                                   struct wd_doc **out, struct wd_diag *diag);
 
 /*
- * Parse YAML 1.2 with libyaml into the same tree. One document only; plain scalars resolve
- * by the YAML 1.2 core schema (null ~ true false, integers incl. 0x/0o, floats, .inf/.nan
- * rejected); quoted scalars are strings; duplicate keys, non-scalar keys, anchors/aliases,
- * tags and multiple documents are rejected. Same errors and ownership as wd_json_parse.
+ * Parse YAML 1.2 with libyaml into the same tree. One document only (an empty stream is
+ * "empty document"); plain scalars resolve by the YAML 1.2 core schema (null ~ true false in
+ * their three spellings, integers incl. 0x/0o, floats, .inf/.nan rejected; "yes", "on" and
+ * the like stay strings); quoted and block scalars are strings; keys are scalars taken as
+ * their text (a plain null key is rejected); duplicate keys, non-scalar keys,
+ * anchors/aliases, explicit tags and multiple documents are rejected. Input must be UTF-8.
+ * Positions come from libyaml, whose columns count characters, not bytes. Same errors and
+ * ownership as wd_json_parse.
  */
 WD_MUST_USE int wd_yaml_parse(const char *file, const void *p, size_t len,
                               const struct wd_doc_limits *lim, struct wd_doc **out,
                               struct wd_diag *diag);
+/* As wd_json_load_file, with wd_yaml_parse. */
 WD_MUST_USE int wd_yaml_load_file(const char *path, const struct wd_doc_limits *lim,
                                   struct wd_doc **out, struct wd_diag *diag);
 
 /*
  * Writing JSON: append s[0..n) as a JSON string literal with quotes, escaping '"', '\\',
  * and control characters (\n \r \t \b \f, others \u00XX). Bytes >= 0x80 are copied as they
- * are when they form valid UTF-8; invalid bytes become U+FFFD.
+ * are when they form valid UTF-8; each invalid byte becomes U+FFFD. s is borrowed (may be
+ * NULL when n is 0). WD_ELIMIT / WD_ENOMEM from the buffer, which is then unchanged.
  */
 WD_MUST_USE int wd_json_append_string(struct wd_buf *out, const char *s, size_t n);
 
