@@ -26,6 +26,8 @@ int cli_dispatch(const char *prog, const struct cli_command *table, size_t n, in
                  char **argv);
 
 int cli_cmd_version(int argc, char **argv);
+/* `warden attest ...` (cmd_attest.c): verify TEE evidence offline. */
+int cli_cmd_attest(int argc, char **argv);
 /* `warden ca ...` (cmd_ca.c) and `warden cert ...` (cmd_cert.c). */
 int cli_cmd_ca(int argc, char **argv);
 int cli_cmd_cert(int argc, char **argv);
