@@ -14,7 +14,8 @@ for t in "$@"; do
         failed=$((failed + 1))
         continue
     fi
-    if out=$(${WD_TEST_WRAPPER:-} "$dir/replay_$t" "$@" 2>&1); then
+    # shellcheck disable=SC2086
+    if out=$(timeout "${WD_TEST_TIMEOUT:-900}" ${WD_TEST_WRAPPER:-} "$dir/replay_$t" "$@" 2>&1); then
         echo "replay $t: $out"
         passed=$((passed + 1))
     else

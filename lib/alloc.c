@@ -1,7 +1,8 @@
 /*
  * The allocation wrappers. Test builds keep a live-block count for leak checks and can fail
- * the Nth allocation (curl's torture mode). Counters are plain globals: the unit tests are
- * single-threaded, and release builds compile the bookkeeping out.
+ * the Nth allocation (curl's torture mode). The live-block count is updated atomically, since
+ * some tests (the store's concurrency tests) allocate from several threads; failure
+ * injection is for single-threaded use. Release builds compile the bookkeeping out.
  */
 #include "warden/alloc.h"
 
@@ -18,7 +19,7 @@ static int injected;
 
 static int should_fail(void)
 {
-    if (fail_countdown == 0) {
+    if (__atomic_load_n(&fail_countdown, __ATOMIC_RELAXED) == 0) {
         return 0;
     }
     if (fail_countdown == 1) {
@@ -28,11 +29,11 @@ static int should_fail(void)
     fail_countdown--;
     return 0;
 }
-#define COUNT_ALLOC(p)     \
-    do {                   \
-        if ((p) != NULL) { \
-            live_blocks++; \
-        }                  \
+#define COUNT_ALLOC(p)                                             \
+    do {                                                           \
+        if ((p) != NULL) {                                         \
+            __atomic_fetch_add(&live_blocks, 1, __ATOMIC_RELAXED); \
+        }                                                          \
     } while (0)
 #else
 #define should_fail()  0
@@ -74,7 +75,7 @@ void *wd_reallocarray(void *p, size_t count, size_t size)
     void *q = realloc(p, n == 0 ? 1 : n);
 #ifdef WD_TESTING
     if (q != NULL && p == NULL) {
-        live_blocks++;
+        __atomic_fetch_add(&live_blocks, 1, __ATOMIC_RELAXED);
     }
 #endif
     return q;
@@ -105,7 +106,7 @@ void wd_free(void *p)
         return;
     }
 #ifdef WD_TESTING
-    live_blocks--;
+    __atomic_fetch_sub(&live_blocks, 1, __ATOMIC_RELAXED);
 #endif
     free(p);
 }
@@ -133,7 +134,7 @@ int wd_alloc_injected(void)
 
 long wd_alloc_live(void)
 {
-    return live_blocks;
+    return __atomic_load_n(&live_blocks, __ATOMIC_RELAXED);
 }
 #else
 void wd_alloc_fail_at(unsigned long n)

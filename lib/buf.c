@@ -50,7 +50,7 @@ int wd_buf_reserve(struct wd_buf *b, size_t n)
 {
     WD_ENSURE(n <= b->max && b->len <= b->max - n, WD_ELIMIT);
     size_t need = b->len + n + 1; /* + trailing NUL */
-    if (need <= b->cap) {
+    if (b->p != NULL && need <= b->cap) {
         return WD_OK;
     }
     /* Grow geometrically, but never allocate more than the cap allows. */

@@ -162,7 +162,8 @@ int wd_time_parse(const char *s, int64_t *out)
     if (se == 60) {
         se = 59; /* a leap second is read as the second before it */
     }
-    *out = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + se - off;
+    *out = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + (int64_t)h * 3600
+           + (int64_t)mi * 60 + se - off;
     return WD_OK;
 }
 

@@ -1,11 +1,13 @@
 #!/bin/sh
 # Runs every unit-test binary given on the command line (optionally through a wrapper such
-# as qemu-aarch64, from $WD_TEST_WRAPPER), and adds up their closing lines.
+# as qemu-aarch64, from $WD_TEST_WRAPPER), and adds up their closing lines. Each binary gets
+# at most $WD_TEST_TIMEOUT seconds (default 900); a hung one counts as one failure.
 set -u
 passed=0
 failed=0
 for t in "$@"; do
-    out=$(${WD_TEST_WRAPPER:-} "$t" 2>&1)
+    # shellcheck disable=SC2086
+    out=$(timeout "${WD_TEST_TIMEOUT:-900}" ${WD_TEST_WRAPPER:-} "$t" 2>&1)
     rc=$?
     last=$(printf '%s\n' "$out" | tail -n 1)
     p=$(printf '%s\n' "$last" | sed -n 's/.*: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
