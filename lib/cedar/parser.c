@@ -1166,7 +1166,7 @@ static int parse_unary(struct parser *p, const struct wd_cedar_expr **out)
                         op == WD_CEDAR_T_BANG ? "!" : "-");
         }
     }
-    struct prim_info info;
+    struct prim_info info = {0};
     const struct wd_cedar_expr *e = NULL;
     WD_TRY(parse_member(p, &info, &e));
     if (info.is_int) {

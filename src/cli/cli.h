@@ -31,6 +31,8 @@ int cli_cmd_attest(int argc, char **argv);
 /* `warden ca ...` (cmd_ca.c) and `warden cert ...` (cmd_cert.c). */
 int cli_cmd_ca(int argc, char **argv);
 int cli_cmd_cert(int argc, char **argv);
+/* `warden policy ...` (cmd_policy.c): check, eval and fmt Cedar policies. */
+int cli_cmd_policy(int argc, char **argv);
 
 /*
  * Option parsing shared by every command (opts.c). A command describes its options in a

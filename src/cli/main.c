@@ -10,6 +10,7 @@ static const struct cli_command groups[] = {
         {"attest", "verify TEE attestation evidence offline", cli_cmd_attest},
         {"ca", "create a trust domain's certificate authority", cli_cmd_ca},
         {"cert", "issue, inspect and verify X.509-SVIDs", cli_cmd_cert},
+        {"policy", "check, evaluate and format Cedar policies", cli_cmd_policy},
         {"version", "print the version", cli_cmd_version},
 };
 
