@@ -87,7 +87,7 @@ static size_t sig_der(const uint8_t *rep, uint8_t *out)
 {
     size_t n = 2;
     for (int k = 0; k < 2; k++) {
-        const uint8_t *le = rep + 0x2A0 + 72 * k;
+        const uint8_t *le = rep + 0x2A0 + (size_t)72 * (size_t)k;
         uint8_t be[48];
         for (size_t i = 0; i < 48; i++) {
             be[i] = le[47 - i];

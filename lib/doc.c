@@ -379,7 +379,7 @@ int wd_docb_open(struct wd_docb *b, enum wd_node_type t, unsigned line, unsigned
         return docb_nomem(b);
     }
     b->frames = fr;
-    struct wd_node *n;
+    struct wd_node *n = NULL;
     WD_TRY(wd_docb_value(b, t, line, col, &n));
     b->frames[b->nframes].node = n;
     b->frames[b->nframes].base = b->nstack;
@@ -427,13 +427,14 @@ static int find_duplicate(struct wd_docb *b, const struct wd_member *m, size_t n
         }
         return WD_OK;
     }
-    const struct wd_member **sorted = grow(b->sort, &b->cap_sort, n, sizeof(*sorted));
+    const struct wd_member **sorted =
+            grow(b->sort, &b->cap_sort, n, sizeof(const struct wd_member *));
     WD_ENSURE(sorted != NULL, WD_ENOMEM);
     b->sort = sorted;
     for (size_t i = 0; i < n; i++) {
         b->sort[i] = &m[i];
     }
-    qsort(b->sort, n, sizeof(*b->sort), key_cmp);
+    qsort(b->sort, n, sizeof(const struct wd_member *), key_cmp);
     for (size_t i = 1; i < n; i++) {
         /*
          * Equal keys sort by address, i.e. document order, so every entry equal to its
@@ -457,10 +458,11 @@ int wd_docb_close(struct wd_docb *b)
     if (node->type == WD_NODE_ARR) {
         const struct wd_node **items = NULL;
         if (n > 0) {
-            if (n > SIZE_MAX / sizeof(*items)) {
+            if (n > SIZE_MAX / sizeof(const struct wd_node *)) {
                 return docb_nomem(b);
             }
-            items = wd_doc_alloc(b->doc, n * sizeof(*items), _Alignof(const struct wd_node *));
+            items = wd_doc_alloc(b->doc, n * sizeof(const struct wd_node *),
+                                 _Alignof(const struct wd_node *));
             if (items == NULL) {
                 return docb_nomem(b);
             }

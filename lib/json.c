@@ -343,8 +343,8 @@ static int jp_key(struct jp *j)
         return jp_unexpected(j, "a string key");
     }
     unsigned line = j->line, col = jp_col(j, j->pos);
-    const char *key;
-    size_t key_len;
+    const char *key = NULL;
+    size_t key_len = 0;
     WD_TRY(jp_string(j, &key, &key_len));
     jp_ws(j);
     if (j->pos >= j->len || j->p[j->pos] != ':') {
@@ -419,8 +419,8 @@ static int jp_run(struct jp *j)
                 }
             }
         } else if (c == '"') {
-            const char *s;
-            size_t n;
+            const char *s = NULL;
+            size_t n = 0;
             WD_TRY(jp_string(j, &s, &n));
             struct wd_node *node;
             WD_TRY(wd_docb_value(b, WD_NODE_STR, line, col, &node));

@@ -407,20 +407,20 @@ static void collect(const struct wd_cedar_authz *az, const struct wd_cedar_entit
                     const struct wd_cedar_euid *const uids[NVARS], struct wd_cedar_scratch *s)
 {
     add_list(s, az->always, az->nalways);
-    for (uint8_t v = 0; v < NVARS; v++) {
+    for (size_t v = 0; v < NVARS; v++) {
         if (az->nkeys_var[v] == 0) {
             continue;
         }
         const struct wd_cedar_euid *u = uids[v];
-        probe(az, s, v, KEY_UID, u, u->hash);
+        probe(az, s, (uint8_t)v, KEY_UID, u, u->hash);
         const struct wd_cedar_entity *ent = wd_cedar_entities_get(ents, u);
         if (ent != NULL) {
             for (size_t i = 0; i < ent->nanc; i++) {
-                probe(az, s, v, KEY_UID, ent->anc[i], ent->anc[i]->hash);
+                probe(az, s, (uint8_t)v, KEY_UID, ent->anc[i], ent->anc[i]->hash);
             }
         }
         if (az->probe_type[v]) {
-            probe(az, s, v, KEY_TYPE, u->type, u->type->hash);
+            probe(az, s, (uint8_t)v, KEY_TYPE, u->type, u->type->hash);
         }
     }
 }

@@ -272,7 +272,8 @@ int wd_cedar_entities_parent(struct wd_cedar_entities *e, const char *type, size
     }
     if (e->pn == e->pcap) {
         size_t ncap = e->pcap == 0 ? 8 : e->pcap * 2;
-        const struct wd_cedar_euid **np = wd_reallocarray(e->pbuf, ncap, sizeof(*np));
+        const struct wd_cedar_euid **np =
+                wd_reallocarray(e->pbuf, ncap, sizeof(const struct wd_cedar_euid *));
         if (np == NULL) {
             return WD_ENOMEM;
         }
@@ -346,8 +347,9 @@ int wd_cedar_entities_end(struct wd_cedar_entities *e, struct wd_diag *diag)
     size_t np = sort_uids(e->pbuf, e->pn, wd_cedar_euid_cmp);
     if (np > 0) {
         const struct wd_cedar_euid **pp = NULL;
-        WD_TRY(wd_cedar_zone_alloc(&e->zone, np * sizeof(*pp), (void **)&pp));
-        memcpy(pp, e->pbuf, np * sizeof(*pp));
+        WD_TRY(wd_cedar_zone_alloc(&e->zone, np * sizeof(const struct wd_cedar_euid *),
+                                   (void **)&pp));
+        memcpy(pp, e->pbuf, np * sizeof(const struct wd_cedar_euid *));
         ent.parents = pp;
     }
     ent.nparents = np;
@@ -408,7 +410,8 @@ static int anc_push(struct anc_buf *b, const struct wd_cedar_euid *u)
 {
     if (b->n == b->cap) {
         size_t ncap = b->cap == 0 ? 64 : b->cap * 2;
-        const struct wd_cedar_euid **nv = wd_reallocarray(b->v, ncap, sizeof(*nv));
+        const struct wd_cedar_euid **nv =
+                wd_reallocarray(b->v, ncap, sizeof(const struct wd_cedar_euid *));
         if (nv == NULL) {
             return WD_ENOMEM;
         }
@@ -442,9 +445,12 @@ static int compute_anc(struct wd_cedar_entities *e, struct wd_cedar_entity *ent,
     }
     e->nanc_total += n;
     if (n > 0) {
+        /* sort_uids returns at most buf->n, and buf->v holds buf->n entries. */
+        WD_BUG_ON(buf->v == NULL);
         const struct wd_cedar_euid **a = NULL;
-        WD_TRY(wd_cedar_zone_alloc(&e->zone, n * sizeof(*a), (void **)&a));
-        memcpy(a, buf->v, n * sizeof(*a));
+        WD_TRY(wd_cedar_zone_alloc(&e->zone, n * sizeof(const struct wd_cedar_euid *),
+                                   (void **)&a));
+        memcpy(a, buf->v, n * sizeof(const struct wd_cedar_euid *));
         ent->anc = a;
     }
     ent->nanc = n;

@@ -269,7 +269,12 @@ int wd_cedar_ext_apply(enum wd_cedar_ext fn, const struct wd_cedar_value *args, 
             return WD_EDENIED;
         }
     }
-    const struct wd_cedar_value *a = &args[0], *b = nargs > 1 ? &args[1] : NULL;
+    if (nargs == 0) {
+        /* Cannot happen: every signature takes at least one argument (nargs == sig->nargs). */
+        return ext_fail(err, WD_CEDAR_ERR_ARITY, fn);
+    }
+    /* b aliases a for unary functions, which never read it. */
+    const struct wd_cedar_value *a = &args[0], *b = nargs > 1 ? &args[1] : a;
     int rc = WD_OK;
     switch (fn) {
     case WD_CEDAR_EXT_IP: {
@@ -683,7 +688,7 @@ static int eval_record(struct wd_cedar_env *env, const struct wd_cedar_expr *e,
 static int eval_ext(struct wd_cedar_env *env, const struct wd_cedar_expr *e,
                     struct wd_cedar_value *out)
 {
-    struct wd_cedar_value args[4];
+    struct wd_cedar_value args[4] = {0};
     uint32_t n = e->u.list.n;
     if (n > WD_ARRAY_LEN(args)) {
         /* No extension function takes more than two; evaluate for errors, then fail. */

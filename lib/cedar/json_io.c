@@ -293,7 +293,7 @@ static int json_object(const struct wd_cedar_jctx *jc, const struct wd_node *n, 
 {
     enum wd_cedar_jtype k = jkind(jc, type);
     if (is_escape(n, "__entity")) {
-        struct wd_cedar_juid u;
+        struct wd_cedar_juid u = {0};
         WD_TRY(read_type_id(jc, n->u.obj.members[0].val, &u));
         return vb_error(jc, n, vb, wd_cedar_vb_entity(vb, u.type, u.tlen, u.id, u.idlen));
     }
@@ -308,7 +308,7 @@ static int json_object(const struct wd_cedar_jctx *jc, const struct wd_node *n, 
     }
     if (k == WD_CEDAR_JT_ENTITY && wd_node_get(n, "type") != NULL && wd_node_get(n, "id") != NULL
         && n->u.obj.n == 2) {
-        struct wd_cedar_juid u;
+        struct wd_cedar_juid u = {0};
         WD_TRY(read_type_id(jc, n, &u));
         return vb_error(jc, n, vb, wd_cedar_vb_entity(vb, u.type, u.tlen, u.id, u.idlen));
     }
@@ -319,7 +319,7 @@ static int json_object(const struct wd_cedar_jctx *jc, const struct wd_node *n, 
     for (size_t i = 0; i < n->u.obj.n; i++) {
         const struct wd_member *m = &n->u.obj.members[i];
         const void *ft = NULL;
-        if (k == WD_CEDAR_JT_RECORD && jc->schema->attr_type != NULL) {
+        if (k == WD_CEDAR_JT_RECORD && jc->schema != NULL && jc->schema->attr_type != NULL) {
             ft = jc->schema->attr_type(jc->schema->ctx, type, m->key, m->key_len);
         }
         WD_TRY(vb_error(jc, n, vb, wd_cedar_vb_key(vb, m->key, m->key_len)));
@@ -346,7 +346,7 @@ static int json_value_depth(const struct wd_cedar_jctx *jc, const struct wd_node
         return wd_doc_error(jc->doc, n, jc->diag,
                             "number is not an integer in the range of a Cedar long");
     case WD_NODE_STR:
-        if (k == WD_CEDAR_JT_EXT && jc->schema->ext_name != NULL) {
+        if (k == WD_CEDAR_JT_EXT && jc->schema != NULL && jc->schema->ext_name != NULL) {
             const char *ext = jc->schema->ext_name(jc->schema->ctx, type);
             if (ext != NULL) {
                 return ext_from_string(jc, n, ext, vb);
@@ -355,7 +355,7 @@ static int json_value_depth(const struct wd_cedar_jctx *jc, const struct wd_node
         return vb_error(jc, n, vb, wd_cedar_vb_string(vb, n->u.s.p, n->u.s.len));
     case WD_NODE_ARR: {
         const void *et = NULL;
-        if (k == WD_CEDAR_JT_SET && jc->schema->elem_type != NULL) {
+        if (k == WD_CEDAR_JT_SET && jc->schema != NULL && jc->schema->elem_type != NULL) {
             et = jc->schema->elem_type(jc->schema->ctx, type);
         }
         WD_TRY(vb_error(jc, n, vb, wd_cedar_vb_begin(vb, false)));
@@ -400,7 +400,7 @@ static int add_entity(struct wd_cedar_entities *e, const struct wd_cedar_jctx *j
             {"tags", WD_NODE_OBJ, WD_FIELD_OPTIONAL, &tags},
     };
     WD_TRY(wd_doc_read_object(jc->doc, n, fields, WD_ARRAY_LEN(fields), jc->diag));
-    struct wd_cedar_juid u;
+    struct wd_cedar_juid u = {0};
     WD_TRY(wd_cedar_json_uid(jc, uid, false, idbuf, &u));
     struct wd_diag inner;
     int rc = wd_cedar_entities_begin(e, u.type, u.tlen, u.id, u.idlen, &inner);
@@ -426,7 +426,7 @@ static int add_entity(struct wd_cedar_entities *e, const struct wd_cedar_jctx *j
         WD_CHECK(wd_cedar_json_value(jc, m->val, ft, vb));
     }
     for (size_t i = 0; i < parents->u.arr.n; i++) {
-        struct wd_cedar_juid p;
+        struct wd_cedar_juid p = {0};
         WD_CHECK(wd_cedar_json_uid(jc, parents->u.arr.items[i], false, idbuf, &p));
         rc = wd_cedar_entities_parent(e, p.type, p.tlen, p.id, p.idlen, &inner);
         if (rc < 0) {

@@ -601,10 +601,13 @@ static int berr(struct bctx *b, unsigned line, unsigned col, const char *fmt, ..
     char msg[WD_DIAG_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    (void)vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     return wd_diag_set(b->diag, WD_ECONFIG, b->s->file, line, col, "%s", msg);
 }
+/* berr's result spelled out at each use: the analyzer does not follow variadic calls,
+   and would otherwise assume a failed resolution can return WD_OK without setting *out. */
+#define BERR(...) ((void)berr(__VA_ARGS__), WD_ECONFIG)
 
 /* Printable form of (possibly binary) name bytes for messages: cut, NULs shown as \0. */
 static const char *show(char *buf, size_t cap, const char *p, size_t n)
@@ -655,7 +658,7 @@ static int decl_grow(struct bctx *b)
     uint32_t ncap = b->cap == 0 ? 64 : b->cap * 2;
     struct decl **nt;
     WD_ENSURE(ncap != 0 && ncap <= (1u << 28), WD_ELIMIT);
-    WD_TRY(wd_cedar_pool_alloc(&b->s->pool, (size_t)ncap * sizeof(*nt), (void **)&nt));
+    WD_TRY(wd_cedar_pool_alloc(&b->s->pool, (size_t)ncap * sizeof(struct decl *), (void **)&nt));
     for (uint32_t i = 0; i < b->cap; i++) {
         struct decl *d = b->tab[i];
         if (d == NULL) {
@@ -800,7 +803,7 @@ static int resolve_common(struct bctx *b, struct decl *d, unsigned depth,
         return WD_OK;
     }
     if (d->state == 1) {
-        return berr(b, c->line, c->col, "cycle in common type references containing `%s`",
+        return BERR(b, c->line, c->col, "cycle in common type references containing `%s`",
                     show(nb, sizeof(nb), d->a, d->alen));
     }
     d->state = 1;
@@ -828,7 +831,7 @@ static int resolve_record(struct bctx *b, const struct wd_cedar_raw_ns *ns,
         WD_TRY(wd_cedar_pool_alloc(&b->s->pool, rt->nattrs * sizeof(*attrs), (void **)&attrs));
     }
     for (const struct wd_cedar_raw_attr *a = rt->attrs; a != NULL; a = a->next) {
-        const struct wd_cedar_type *at;
+        const struct wd_cedar_type *at = NULL;
         WD_TRY(resolve_type(b, ns, a->type, depth + 1, &at));
         /* A repeated attribute name replaces the earlier declaration (as Cedar does). */
         size_t k = 0;
@@ -860,8 +863,8 @@ static int resolve_type(struct bctx *b, const struct wd_cedar_raw_ns *ns,
 {
     char nb[128];
     if (depth > RESOLVE_MAX_DEPTH) {
-        berr(b, rt->line, rt->col, "type definitions nested deeper than %d levels",
-             RESOLVE_MAX_DEPTH);
+        (void)berr(b, rt->line, rt->col, "type definitions nested deeper than %d levels",
+                   RESOLVE_MAX_DEPTH);
         return WD_ELIMIT;
     }
     switch (rt->kind) {
@@ -876,7 +879,7 @@ static int resolve_type(struct bctx *b, const struct wd_cedar_raw_ns *ns,
         return WD_OK;
     case WD_CEDAR_RAW_SET: {
         struct wd_cedar_type *t;
-        const struct wd_cedar_type *e;
+        const struct wd_cedar_type *e = NULL;
         WD_TRY(resolve_type(b, ns, rt->elem, depth + 1, &e));
         WD_TRY(wd_cedar_pool_alloc(&b->s->pool, sizeof(*t), (void **)&t));
         t->kind = WD_CEDAR_T_SET;
@@ -889,7 +892,7 @@ static int resolve_type(struct bctx *b, const struct wd_cedar_raw_ns *ns,
     case WD_CEDAR_RAW_EXT: {
         const struct wd_cedar_type *t = ext_type(rt->name, rt->name_len);
         if (t == NULL) {
-            return berr(b, rt->line, rt->col, "unknown extension type `%s`",
+            return BERR(b, rt->line, rt->col, "unknown extension type `%s`",
                         show(nb, sizeof(nb), rt->name, rt->name_len));
         }
         *out = t;
@@ -898,7 +901,7 @@ static int resolve_type(struct bctx *b, const struct wd_cedar_raw_ns *ns,
     case WD_CEDAR_RAW_ENTITY: {
         struct decl *d = lookup_name(b, ns, rt->name, rt->name_len, false, true);
         if (d == NULL) {
-            return berr(b, rt->line, rt->col,
+            return BERR(b, rt->line, rt->col,
                         "failed to resolve type: %s (not declared as an entity type)",
                         show(nb, sizeof(nb), rt->name, rt->name_len));
         }
@@ -917,7 +920,7 @@ static int resolve_type(struct bctx *b, const struct wd_cedar_raw_ns *ns,
         }
         const struct wd_cedar_type *t = builtin_name(rt->name, rt->name_len);
         if (t == NULL) {
-            return berr(b, rt->line, rt->col,
+            return BERR(b, rt->line, rt->col,
                         entities ? "failed to resolve type: %s (not declared as a common or "
                                    "entity type)"
                                  : "failed to resolve type: %s (not declared as a common type)",
@@ -936,7 +939,7 @@ static int resolve_ety(struct bctx *b, const struct wd_cedar_raw_ns *ns,
     char nb[128];
     struct decl *d = lookup_name(b, ns, nm->p, nm->len, false, true);
     if (d == NULL) {
-        return berr(b, nm->line, nm->col, "undeclared entity type `%s`",
+        return BERR(b, nm->line, nm->col, "undeclared entity type `%s`",
                     show(nb, sizeof(nb), nm->p, nm->len));
     }
     *out = d->ety;
@@ -960,9 +963,13 @@ static int resolve_ety_list(struct bctx *b, const struct wd_cedar_raw_ns *ns,
     size_t cap = list_len_names(list);
     const struct wd_cedar_ety **v = NULL;
     uint32_t n = 0;
-    if (cap > 0) {
-        WD_TRY(wd_cedar_pool_alloc(&b->s->pool, cap * sizeof(*v), (void **)&v));
+    if (cap == 0) {
+        *out = NULL;
+        *nout = 0;
+        return WD_OK;
     }
+    WD_TRY(wd_cedar_pool_alloc(&b->s->pool, cap * sizeof(const struct wd_cedar_ety *),
+                               (void **)&v));
     for (const struct wd_cedar_raw_name *nm = list; nm != NULL; nm = nm->next) {
         struct wd_cedar_ety *e = NULL;
         WD_TRY(resolve_ety(b, ns, nm, &e));
@@ -985,10 +992,10 @@ static int check_decl_name(struct bctx *b, const char *name, size_t len, unsigne
 {
     char nb[128];
     if (bytes_eq(name, len, "__cedar", 7)) {
-        return berr(b, line, col, "use of the reserved `__cedar` namespace");
+        return BERR(b, line, col, "use of the reserved `__cedar` namespace");
     }
     if (!wd_cedar_schema_is_ident(name, len) || wd_cedar_schema_is_reserved(name, len)) {
-        return berr(b, line, col, "invalid name `%s`", show(nb, sizeof(nb), name, len));
+        return BERR(b, line, col, "invalid name `%s`", show(nb, sizeof(nb), name, len));
     }
     return WD_OK;
 }
@@ -1005,7 +1012,7 @@ static int check_ns_name(struct bctx *b, const struct wd_cedar_raw_ns *ns)
             const char *c = ns->name + start;
             size_t n = i - start;
             if (!wd_cedar_schema_is_ident(c, n) || wd_cedar_schema_is_reserved(c, n)) {
-                return berr(b, ns->line, ns->col, "invalid namespace `%s`",
+                return BERR(b, ns->line, ns->col, "invalid namespace `%s`",
                             show(nb, sizeof(nb), ns->name, ns->len));
             }
             start = i + 2;
@@ -1013,7 +1020,7 @@ static int check_ns_name(struct bctx *b, const struct wd_cedar_raw_ns *ns)
         }
     }
     if (uses_cedar_ns(ns->name, ns->len)) {
-        return berr(b, ns->line, ns->col, "use of the reserved `__cedar` namespace");
+        return BERR(b, ns->line, ns->col, "use of the reserved `__cedar` namespace");
     }
     return WD_OK;
 }
@@ -1038,7 +1045,7 @@ static int declare(struct bctx *b, const struct wd_cedar_raw_schema *raw)
         WD_TRY(check_ns_name(b, ns));
         for (const struct wd_cedar_raw_ns *o = raw->nss; o != ns; o = o->next) {
             if (bytes_eq(o->name, o->len, ns->name, ns->len)) {
-                return berr(b, ns->line, ns->col, "duplicate namespace id: `%s`",
+                return BERR(b, ns->line, ns->col, "duplicate namespace id: `%s`",
                             show(nb, sizeof(nb), ns->name, ns->len));
             }
         }
@@ -1046,7 +1053,7 @@ static int declare(struct bctx *b, const struct wd_cedar_raw_schema *raw)
             struct decl *d;
             WD_TRY(check_decl_name(b, c->name, c->len, c->line, c->col));
             if (reserved_common_name(c->name, c->len)) {
-                return berr(b, c->line, c->col,
+                return BERR(b, c->line, c->col,
                             "this uses a reserved schema keyword: `%s` (not allowed as a "
                             "common type name)",
                             show(nb, sizeof(nb), c->name, c->len));
@@ -1058,7 +1065,7 @@ static int declare(struct bctx *b, const struct wd_cedar_raw_schema *raw)
             d->raw = c;
             WD_TRY(qualify(b, ns->name, ns->len, c->name, c->len, &d->a, &d->alen));
             if (decl_find(b, DECL_COMMON, d->a, d->alen, "", 0) != NULL) {
-                return berr(b, c->line, c->col, "`%s` is declared twice",
+                return BERR(b, c->line, c->col, "`%s` is declared twice",
                             show(nb, sizeof(nb), d->a, d->alen));
             }
             WD_TRY(decl_add(b, d));
@@ -1067,7 +1074,7 @@ static int declare(struct bctx *b, const struct wd_cedar_raw_schema *raw)
             struct decl *d;
             WD_TRY(check_decl_name(b, e->name, e->len, e->line, e->col));
             if (bytes_eq(e->name, e->len, "Action", 6)) {
-                return berr(b, e->line, e->col,
+                return BERR(b, e->line, e->col,
                             "entity type `Action` declared in `entityTypes` list");
             }
             WD_TRY(wd_cedar_pool_alloc(&b->s->pool, sizeof(*d), (void **)&d));
@@ -1077,7 +1084,7 @@ static int declare(struct bctx *b, const struct wd_cedar_raw_schema *raw)
             d->raw = e;
             WD_TRY(qualify(b, ns->name, ns->len, e->name, e->len, &d->a, &d->alen));
             if (decl_find(b, DECL_ENTITY, d->a, d->alen, "", 0) != NULL) {
-                return berr(b, e->line, e->col, "`%s` is declared twice",
+                return BERR(b, e->line, e->col, "`%s` is declared twice",
                             show(nb, sizeof(nb), d->a, d->alen));
             }
             WD_TRY(decl_add(b, d));
@@ -1092,7 +1099,7 @@ static int declare(struct bctx *b, const struct wd_cedar_raw_schema *raw)
             d->blen = a->len;
             WD_TRY(qualify(b, ns->name, ns->len, "Action", 6, &d->a, &d->alen));
             if (decl_find(b, DECL_ACTION, d->a, d->alen, d->b, d->blen) != NULL) {
-                return berr(b, a->line, a->col, "action `%s::\"%s\"` is declared twice",
+                return BERR(b, a->line, a->col, "action `%s::\"%s\"` is declared twice",
                             show(nb, sizeof(nb), d->a, d->alen),
                             show(nb2, sizeof(nb2), a->id, a->len));
             }
@@ -1107,7 +1114,7 @@ static int declare(struct bctx *b, const struct wd_cedar_raw_schema *raw)
         for (const struct wd_cedar_raw_common *c = ns->commons; c != NULL; c = c->next) {
             if (decl_find(b, DECL_COMMON, c->name, c->len, "", 0) != NULL
                 || decl_find(b, DECL_ENTITY, c->name, c->len, "", 0) != NULL) {
-                return berr(b, c->line, c->col,
+                return BERR(b, c->line, c->col,
                             "definition of `%s::%s` illegally shadows the existing definition "
                             "of `%s`",
                             show(nb, sizeof(nb), ns->name, ns->len),
@@ -1117,7 +1124,7 @@ static int declare(struct bctx *b, const struct wd_cedar_raw_schema *raw)
         for (const struct wd_cedar_raw_entity *e = ns->entities; e != NULL; e = e->next) {
             if (decl_find(b, DECL_COMMON, e->name, e->len, "", 0) != NULL
                 || decl_find(b, DECL_ENTITY, e->name, e->len, "", 0) != NULL) {
-                return berr(b, e->line, e->col,
+                return BERR(b, e->line, e->col,
                             "definition of `%s::%s` illegally shadows the existing definition "
                             "of `%s`",
                             show(nb, sizeof(nb), ns->name, ns->len),
@@ -1126,7 +1133,7 @@ static int declare(struct bctx *b, const struct wd_cedar_raw_schema *raw)
         }
         for (const struct wd_cedar_raw_action *a = ns->actions; a != NULL; a = a->next) {
             if (decl_find(b, DECL_ACTION, "Action", 6, a->id, a->len) != NULL) {
-                return berr(b, a->line, a->col,
+                return BERR(b, a->line, a->col,
                             "definition of `%s::Action::\"%s\"` illegally shadows the existing "
                             "definition of `Action::\"%s\"`",
                             show(nb, sizeof(nb), ns->name, ns->len),
@@ -1152,10 +1159,12 @@ static int create_objects(struct bctx *b, const struct wd_cedar_raw_schema *raw)
     }
     WD_ENSURE(nety < (1u << 24) && nact < (1u << 24), WD_ELIMIT);
     if (nety > 0) {
-        WD_TRY(wd_cedar_pool_alloc(&s->pool, nety * sizeof(*s->etys), (void **)&s->etys));
+        WD_TRY(wd_cedar_pool_alloc(&s->pool, nety * sizeof(struct wd_cedar_ety *),
+                                   (void **)&s->etys));
     }
     if (nact > 0) {
-        WD_TRY(wd_cedar_pool_alloc(&s->pool, nact * sizeof(*s->acts), (void **)&s->acts));
+        WD_TRY(wd_cedar_pool_alloc(&s->pool, nact * sizeof(struct wd_cedar_act *),
+                                   (void **)&s->acts));
     }
     for (const struct wd_cedar_raw_ns *ns = raw->nss; ns != NULL; ns = ns->next) {
         char tmp[1024];
@@ -1251,7 +1260,7 @@ static int resolve_entities(struct bctx *b, const struct wd_cedar_raw_schema *ra
                 const struct wd_cedar_type *t;
                 WD_TRY(resolve_type(b, ns, e->shape, 0, &t));
                 if (t->kind != WD_CEDAR_T_RECORD) {
-                    return berr(b, e->shape->line, e->shape->col,
+                    return BERR(b, e->shape->line, e->shape->col,
                                 "shape for entity type `%s` is declared with a type other than "
                                 "`Record`",
                                 show(nb, sizeof(nb), ety->name, ety->name_len));
@@ -1302,7 +1311,7 @@ static int resolve_aref(struct bctx *b, const struct wd_cedar_raw_ns *ns,
         d = decl_find(b, DECL_ACTION, type, tlen, r->id, r->id_len);
     }
     if (d == NULL) {
-        return berr(b, r->line, r->col, "undeclared action: %s::\"%s\"",
+        return BERR(b, r->line, r->col, "undeclared action: %s::\"%s\"",
                     show(nb, sizeof(nb), type, tlen), show(nb2, sizeof(nb2), r->id, r->id_len));
     }
     *out = d->act;
@@ -1323,7 +1332,8 @@ static int resolve_actions(struct bctx *b, const struct wd_cedar_raw_schema *raw
             const struct wd_cedar_act **ps = NULL;
             uint32_t n = 0;
             if (cap > 0) {
-                WD_TRY(wd_cedar_pool_alloc(&b->s->pool, cap * sizeof(*ps), (void **)&ps));
+                WD_TRY(wd_cedar_pool_alloc(&b->s->pool, cap * sizeof(const struct wd_cedar_act *),
+                                           (void **)&ps));
             }
             for (const struct wd_cedar_raw_aref *r = a->parents; r != NULL; r = r->next) {
                 struct wd_cedar_act *p = NULL;
@@ -1344,10 +1354,10 @@ static int resolve_actions(struct bctx *b, const struct wd_cedar_raw_schema *raw
             WD_TRY(resolve_ety_list(b, ns, a->principals, &act->principals, &act->nprincipals));
             WD_TRY(resolve_ety_list(b, ns, a->resources, &act->resources, &act->nresources));
             if (a->context != NULL) {
-                const struct wd_cedar_type *t;
+                const struct wd_cedar_type *t = NULL;
                 WD_TRY(resolve_type(b, ns, a->context, 0, &t));
                 if (t->kind != WD_CEDAR_T_RECORD) {
-                    return berr(b, a->context->line, a->context->col,
+                    return BERR(b, a->context->line, a->context->col,
                                 "context for action `%s` is declared with a type other than "
                                 "`Record`",
                                 show(nb, sizeof(nb), act->id, act->id_len));
@@ -1376,7 +1386,7 @@ static int closure_acts(struct bctx *b)
     }
     WD_TRY(wd_cedar_pool_alloc(&s->pool, n * sizeof(*mark), (void **)&mark));
     WD_TRY(wd_cedar_pool_alloc(&s->pool, n * sizeof(*stack), (void **)&stack));
-    WD_TRY(wd_cedar_pool_alloc(&s->pool, n * sizeof(*buf), (void **)&buf));
+    WD_TRY(wd_cedar_pool_alloc(&s->pool, n * sizeof(const struct wd_cedar_act *), (void **)&buf));
     for (uint32_t i = 0; i < n; i++) {
         mark[i] = UINT32_MAX;
     }
@@ -1389,7 +1399,7 @@ static int closure_acts(struct bctx *b)
             for (uint32_t k = 0; k < x->nparents; k++) {
                 uint32_t p = x->parents[k]->index;
                 if (p == i) {
-                    return berr(b, a->line, a->col,
+                    return BERR(b, a->line, a->col,
                                 "cycle in action hierarchy containing `%s::\"%s\"`", a->type,
                                 show(nb, sizeof(nb), a->id, a->id_len));
                 }
@@ -1402,8 +1412,9 @@ static int closure_acts(struct bctx *b)
         }
         const struct wd_cedar_act **anc = NULL;
         if (nb_anc > 0) {
-            WD_TRY(wd_cedar_pool_alloc(&s->pool, nb_anc * sizeof(*anc), (void **)&anc));
-            memcpy(anc, buf, nb_anc * sizeof(*anc));
+            WD_TRY(wd_cedar_pool_alloc(&s->pool, nb_anc * sizeof(const struct wd_cedar_act *),
+                                       (void **)&anc));
+            memcpy(anc, buf, nb_anc * sizeof(const struct wd_cedar_act *));
         }
         a->ancestors = anc;
         a->nancestors = nb_anc;
@@ -1422,7 +1433,7 @@ static int closure_etys(struct bctx *b)
     }
     WD_TRY(wd_cedar_pool_alloc(&s->pool, n * sizeof(*mark), (void **)&mark));
     WD_TRY(wd_cedar_pool_alloc(&s->pool, n * sizeof(*stack), (void **)&stack));
-    WD_TRY(wd_cedar_pool_alloc(&s->pool, n * sizeof(*buf), (void **)&buf));
+    WD_TRY(wd_cedar_pool_alloc(&s->pool, n * sizeof(const struct wd_cedar_ety *), (void **)&buf));
     for (uint32_t i = 0; i < n; i++) {
         mark[i] = UINT32_MAX;
     }
@@ -1443,8 +1454,9 @@ static int closure_etys(struct bctx *b)
         }
         const struct wd_cedar_ety **anc = NULL;
         if (na > 0) {
-            WD_TRY(wd_cedar_pool_alloc(&s->pool, na * sizeof(*anc), (void **)&anc));
-            memcpy(anc, buf, na * sizeof(*anc));
+            WD_TRY(wd_cedar_pool_alloc(&s->pool, na * sizeof(const struct wd_cedar_ety *),
+                                       (void **)&anc));
+            memcpy(anc, buf, na * sizeof(const struct wd_cedar_ety *));
         }
         e->ancestors = anc;
         e->nancestors = na;
@@ -1465,7 +1477,8 @@ static int build_indexes(struct bctx *b)
 {
     struct wd_cedar_schema *s = b->s;
     s->ety_cap = pow2_at_least(s->nety * 2 + 1);
-    WD_TRY(wd_cedar_pool_alloc(&s->pool, s->ety_cap * sizeof(*s->ety_tab), (void **)&s->ety_tab));
+    WD_TRY(wd_cedar_pool_alloc(&s->pool, s->ety_cap * sizeof(struct wd_cedar_ety *),
+                               (void **)&s->ety_tab));
     for (uint32_t i = 0; i < s->nety; i++) {
         struct wd_cedar_ety *e = s->etys[i];
         uint32_t mask = s->ety_cap - 1;
@@ -1476,7 +1489,8 @@ static int build_indexes(struct bctx *b)
         s->ety_tab[j] = e;
     }
     s->act_cap = pow2_at_least(s->nact * 2 + 1);
-    WD_TRY(wd_cedar_pool_alloc(&s->pool, s->act_cap * sizeof(*s->act_tab), (void **)&s->act_tab));
+    WD_TRY(wd_cedar_pool_alloc(&s->pool, s->act_cap * sizeof(struct wd_cedar_act *),
+                               (void **)&s->act_tab));
     for (uint32_t i = 0; i < s->nact; i++) {
         struct wd_cedar_act *a = s->acts[i];
         uint32_t mask = s->act_cap - 1;

@@ -44,7 +44,7 @@ static int jerr(struct jctx *j, const struct wd_node *n, int rc, const char *fmt
     char msg[WD_DIAG_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    (void)vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     wd_doc_error(j->doc, n, j->diag, "%s", msg);
     return rc;
@@ -101,11 +101,14 @@ static int annotations(struct jctx *j, const struct wd_node *n)
 static int name_of(struct jctx *j, const struct wd_node *n, struct wd_cedar_raw_name **out)
 {
     struct wd_cedar_raw_name *r;
+    /* WD_ECONFIG spelled out: the analyzer does not follow variadic jerr. */
     if (n->type != WD_NODE_STR) {
-        return jerr(j, n, WD_ECONFIG, "expected a type name (string)");
+        (void)jerr(j, n, WD_ECONFIG, "expected a type name (string)");
+        return WD_ECONFIG;
     }
     if (!valid_name(n->u.s.p, n->u.s.len)) {
-        return jerr(j, n, WD_ECONFIG, "invalid name '%s'", n->u.s.p);
+        (void)jerr(j, n, WD_ECONFIG, "invalid name '%s'", n->u.s.p);
+        return WD_ECONFIG;
     }
     WD_TRY(wd_cedar_pool_alloc(&j->s->pool, sizeof(*r), (void **)&r));
     WD_TRY(jdup(j, n->u.s.p, n->u.s.len, &r->p));

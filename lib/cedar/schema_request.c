@@ -32,7 +32,7 @@ static void why_set(char *why, size_t len, const char *fmt, ...)
     }
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(why, len, fmt, ap);
+    (void)vsnprintf(why, len, fmt, ap);
     va_end(ap);
 }
 

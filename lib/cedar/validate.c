@@ -86,7 +86,7 @@ static int add_issue(struct vctx *v, enum wd_cedar_vkind kind, bool warning, uns
     struct wd_cedar_validation *r = v->out;
     const char *pid = wd_cedar_policy_id(v->pol);
     char full[sizeof(r->issues[0].msg)];
-    snprintf(full, sizeof(full), "for policy `%s`, %s", pid, msg);
+    (void)snprintf(full, sizeof(full), "for policy `%s`, %s", pid, msg);
     for (size_t i = v->first_issue; i < r->n; i++) {
         const struct wd_cedar_vissue *x = &r->issues[i];
         if (x->kind == kind && x->line == line && x->col == col && strcmp(x->msg, full) == 0) {
@@ -144,13 +144,16 @@ static int tc_fail(struct vctx *v, enum wd_cedar_vkind kind, const struct wd_ced
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(v->emsg, sizeof(v->emsg), fmt, ap);
+    (void)vsnprintf(v->emsg, sizeof(v->emsg), fmt, ap);
     va_end(ap);
     v->ekind = kind;
     v->eline = at != NULL ? at->line : 0;
     v->ecol = at != NULL ? at->col : 0;
     return TC_ERR;
 }
+/* tc_fail's result spelled out at each use: the analyzer does not follow variadic calls,
+   and would otherwise assume a failed check can return WD_OK without setting *ty. */
+#define TC_FAIL(...) ((void)tc_fail(__VA_ARGS__), TC_ERR)
 
 /* A type as text for messages (cut to fit). */
 static const char *tname(const struct wd_cedar_type *t, char *buf, size_t cap)
@@ -158,9 +161,9 @@ static const char *tname(const struct wd_cedar_type *t, char *buf, size_t cap)
     struct wd_buf b;
     wd_buf_init(&b, cap - 1);
     if (wd_cedar_type_print(t, &b) < 0 && b.len == 0) {
-        snprintf(buf, cap, "(type)");
+        (void)snprintf(buf, cap, "(type)");
     } else {
-        snprintf(buf, cap, "%s", wd_buf_str(&b));
+        (void)snprintf(buf, cap, "%s", wd_buf_str(&b));
     }
     wd_buf_cleanup(&b);
     return buf;
@@ -170,7 +173,7 @@ static int unexpected(struct vctx *v, const struct wd_cedar_expr *at, const char
                       const struct wd_cedar_type *saw)
 {
     char b[128];
-    return tc_fail(v, WD_CEDAR_V_UNEXPECTED_TYPE, at, "unexpected type: expected %s but saw %s",
+    return TC_FAIL(v, WD_CEDAR_V_UNEXPECTED_TYPE, at, "unexpected type: expected %s but saw %s",
                    expected, tname(saw, b, sizeof(b)));
 }
 
@@ -178,7 +181,7 @@ static int incompatible(struct vctx *v, const struct wd_cedar_expr *at,
                         const struct wd_cedar_type *a, const struct wd_cedar_type *b)
 {
     char x[120], y[120];
-    return tc_fail(v, WD_CEDAR_V_INCOMPATIBLE_TYPES, at, "the types %s and %s are not compatible",
+    return TC_FAIL(v, WD_CEDAR_V_INCOMPATIBLE_TYPES, at, "the types %s and %s are not compatible",
                    tname(a, x, sizeof(x)), tname(b, y, sizeof(y)));
 }
 
@@ -544,17 +547,17 @@ static int tc_lit_entity(struct vctx *v, const struct wd_cedar_expr *x,
         return ent_type(v, u->type->p, u->type->len, ty);
     }
     if (e != NULL) {
-        return tc_fail(v, WD_CEDAR_V_INVALID_ENUM_ENTITY, x,
+        return TC_FAIL(v, WD_CEDAR_V_INVALID_ENUM_ENTITY, x,
                        "entity `%s::\"%s\"` is not one of the ids of enumerated type `%s`",
                        show(b1, sizeof(b1), u->type->p, u->type->len),
                        show(b2, sizeof(b2), u->id->p, u->id->len), b1);
     }
     if (wd_cedar_name_is_action(u->type->p, u->type->len)) {
-        return tc_fail(v, WD_CEDAR_V_UNRECOGNIZED_ACTION, x, "unrecognized action `%s::\"%s\"`",
+        return TC_FAIL(v, WD_CEDAR_V_UNRECOGNIZED_ACTION, x, "unrecognized action `%s::\"%s\"`",
                        show(b1, sizeof(b1), u->type->p, u->type->len),
                        show(b2, sizeof(b2), u->id->p, u->id->len));
     }
-    return tc_fail(v, WD_CEDAR_V_UNRECOGNIZED_ENTITY_TYPE, x, "unrecognized entity type `%s`",
+    return TC_FAIL(v, WD_CEDAR_V_UNRECOGNIZED_ENTITY_TYPE, x, "unrecognized entity type `%s`",
                    show(b1, sizeof(b1), u->type->p, u->type->len));
 }
 
@@ -661,7 +664,7 @@ static int tc_has_attr(struct vctx *v, const struct wd_cedar_expr *x, const stru
                 *ty = &wd_cedar_type_false; /* actions have no attributes */
                 return WD_OK;
             }
-            return tc_fail(v, WD_CEDAR_V_UNRECOGNIZED_ENTITY_TYPE, x,
+            return TC_FAIL(v, WD_CEDAR_V_UNRECOGNIZED_ENTITY_TYPE, x,
                            "unrecognized entity type `%s`", entity_name(t, b, sizeof(b)));
         }
         rec = ety->shape;
@@ -701,11 +704,11 @@ static int tc_get_attr(struct vctx *v, const struct wd_cedar_expr *x, struct cap
         const struct wd_cedar_ety *ety = wd_cedar_schema_ety(v->s, t->name, t->name_len);
         if (ety == NULL) {
             if (wd_cedar_schema_is_action_type(v->s, t->name, t->name_len)) {
-                return tc_fail(v, WD_CEDAR_V_ATTR_NOT_FOUND, x,
+                return TC_FAIL(v, WD_CEDAR_V_ATTR_NOT_FOUND, x,
                                "attribute `%s` on entity type `%s` not found",
                                show(b1, sizeof(b1), a->p, a->len), entity_name(t, b2, sizeof(b2)));
             }
-            return tc_fail(v, WD_CEDAR_V_UNRECOGNIZED_ENTITY_TYPE, x,
+            return TC_FAIL(v, WD_CEDAR_V_UNRECOGNIZED_ENTITY_TYPE, x,
                            "unrecognized entity type `%s`", entity_name(t, b2, sizeof(b2)));
         }
         rec = ety->shape;
@@ -724,21 +727,21 @@ static int tc_get_attr(struct vctx *v, const struct wd_cedar_expr *x, struct cap
             return WD_OK;
         }
         if (t->kind == WD_CEDAR_T_ENTITY) {
-            return tc_fail(v, WD_CEDAR_V_UNSAFE_OPTIONAL_ATTR, x,
+            return TC_FAIL(v, WD_CEDAR_V_UNSAFE_OPTIONAL_ATTR, x,
                            "unable to guarantee safety of access to optional attribute `%s` on "
                            "entity type `%s`",
                            show(b1, sizeof(b1), a->p, a->len), entity_name(t, b2, sizeof(b2)));
         }
-        return tc_fail(v, WD_CEDAR_V_UNSAFE_OPTIONAL_ATTR, x,
+        return TC_FAIL(v, WD_CEDAR_V_UNSAFE_OPTIONAL_ATTR, x,
                        "unable to guarantee safety of access to optional attribute `%s`",
                        show(b1, sizeof(b1), a->p, a->len));
     }
     if (t->kind == WD_CEDAR_T_ENTITY) {
-        return tc_fail(v, WD_CEDAR_V_ATTR_NOT_FOUND, x,
+        return TC_FAIL(v, WD_CEDAR_V_ATTR_NOT_FOUND, x,
                        "attribute `%s` on entity type `%s` not found",
                        show(b1, sizeof(b1), a->p, a->len), entity_name(t, b2, sizeof(b2)));
     }
-    return tc_fail(v, WD_CEDAR_V_ATTR_NOT_FOUND, x, "attribute `%s` not found in %s",
+    return TC_FAIL(v, WD_CEDAR_V_ATTR_NOT_FOUND, x, "attribute `%s` not found in %s",
                    show(b1, sizeof(b1), a->p, a->len), tname(t, b2, sizeof(b2)));
 }
 
@@ -763,7 +766,7 @@ static int tc_has(struct vctx *v, const struct wd_cedar_expr *x, struct caps c,
         struct wd_cedar_expr *h;
         const struct wd_cedar_sym **path;
         WD_TRY(mk(v, WD_CEDAR_E_HAS, x, &h));
-        WD_TRY(wd_cedar_pool_alloc(&v->ppool, sizeof(*path), (void **)&path));
+        WD_TRY(wd_cedar_pool_alloc(&v->ppool, sizeof(const struct wd_cedar_sym *), (void **)&path));
         path[0] = x->u.has.path[i];
         h->u.has.e = base;
         h->u.has.path = path;
@@ -783,6 +786,8 @@ static int tc_has(struct vctx *v, const struct wd_cedar_expr *x, struct caps c,
         g->u.attr.name = x->u.has.path[i];
         base = g;
     }
+    /* The parser never builds `has` with an empty path, and n == 1 returned above. */
+    WD_BUG_ON(conj == NULL);
     return tc(v, conj, c, ty, co);
 }
 
@@ -807,10 +812,10 @@ static int tc_tag(struct vctx *v, const struct wd_cedar_expr *x, const struct wd
                 *ty = &wd_cedar_type_false; /* actions have no tags */
                 return WD_OK;
             }
-            return tc_fail(v, WD_CEDAR_V_UNSAFE_TAG, x, "entity type `%s` has no tags",
+            return TC_FAIL(v, WD_CEDAR_V_UNSAFE_TAG, x, "entity type `%s` has no tags",
                            entity_name(t1, b, sizeof(b)));
         }
-        return tc_fail(v, WD_CEDAR_V_UNRECOGNIZED_ENTITY_TYPE, x, "unrecognized entity type `%s`",
+        return TC_FAIL(v, WD_CEDAR_V_UNRECOGNIZED_ENTITY_TYPE, x, "unrecognized entity type `%s`",
                        entity_name(t1, b, sizeof(b)));
     }
     if (ety->tags == NULL) {
@@ -818,7 +823,7 @@ static int tc_tag(struct vctx *v, const struct wd_cedar_expr *x, const struct wd
             *ty = &wd_cedar_type_false;
             return WD_OK;
         }
-        return tc_fail(v, WD_CEDAR_V_UNSAFE_TAG, x, "entity type `%s` has no tags",
+        return TC_FAIL(v, WD_CEDAR_V_UNSAFE_TAG, x, "entity type `%s` has no tags",
                        entity_name(t1, b, sizeof(b)));
     }
     struct cap k = {.e = e, .tag = key};
@@ -831,7 +836,7 @@ static int tc_tag(struct vctx *v, const struct wd_cedar_expr *x, const struct wd
         if (key->kind == WD_CEDAR_E_STRING) {
             show(kb, sizeof(kb), key->u.s->p, key->u.s->len);
         }
-        return tc_fail(v, WD_CEDAR_V_UNSAFE_TAG, x,
+        return TC_FAIL(v, WD_CEDAR_V_UNSAFE_TAG, x,
                        "unable to guarantee safety of access to tag `%s` on entity type `%s`", kb,
                        entity_name(t1, b, sizeof(b)));
     }
@@ -845,14 +850,14 @@ static int tc_ctor(struct vctx *v, const struct wd_cedar_expr *x, const struct w
 {
     char b[128];
     if (x->u.list.n != 1) {
-        return tc_fail(v, WD_CEDAR_V_EXT_CALL, x,
+        return TC_FAIL(v, WD_CEDAR_V_EXT_CALL, x,
                        "wrong number of arguments in extension function application. Expected "
                        "1, got %u",
                        (unsigned)x->u.list.n);
     }
     const struct wd_cedar_expr *arg = x->u.list.items[0];
     if (arg->kind != WD_CEDAR_E_STRING) {
-        return tc_fail(v, WD_CEDAR_V_EXT_NONLITERAL, x,
+        return TC_FAIL(v, WD_CEDAR_V_EXT_NONLITERAL, x,
                        "extension constructors may not be called with non-literal expressions");
     }
     const char *s = arg->u.s->p;
@@ -886,7 +891,7 @@ static int tc_ctor(struct vctx *v, const struct wd_cedar_expr *x, const struct w
     }
     }
     if (rc != WD_OK) {
-        return tc_fail(v, WD_CEDAR_V_EXT_ARG, arg,
+        return TC_FAIL(v, WD_CEDAR_V_EXT_ARG, arg,
                        "error during extension function argument validation: failed to parse "
                        "as %s: `%s`",
                        what, show(b, sizeof(b), s, n));
@@ -902,7 +907,7 @@ static int tc_ext(struct vctx *v, const struct wd_cedar_expr *x, struct caps c,
     struct caps ignore;
     uint32_t n = x->u.list.n;
     for (uint32_t i = 0; i < n; i++) {
-        const struct wd_cedar_type *t;
+        const struct wd_cedar_type *t = NULL;
         int rc = tc(v, x->u.list.items[i], c, &t, &ignore);
         if (rc != WD_OK) {
             return rc;
@@ -913,36 +918,36 @@ static int tc_ext(struct vctx *v, const struct wd_cedar_expr *x, struct caps c,
     }
     /* (function, result, arity, argument kinds) */
     static const struct {
+        const struct wd_cedar_type *res; /* first: no padding between the uint8_t fields */
         uint8_t fn;
-        const struct wd_cedar_type *res;
         uint8_t arity;
         uint8_t a0, a1;
     } sig[] = {
-            {WD_CEDAR_EXT_LESS_THAN, &wd_cedar_type_bool, 2, WD_CEDAR_T_DECIMAL,
+            {&wd_cedar_type_bool, WD_CEDAR_EXT_LESS_THAN, 2, WD_CEDAR_T_DECIMAL,
              WD_CEDAR_T_DECIMAL},
-            {WD_CEDAR_EXT_LESS_THAN_OR_EQUAL, &wd_cedar_type_bool, 2, WD_CEDAR_T_DECIMAL,
+            {&wd_cedar_type_bool, WD_CEDAR_EXT_LESS_THAN_OR_EQUAL, 2, WD_CEDAR_T_DECIMAL,
              WD_CEDAR_T_DECIMAL},
-            {WD_CEDAR_EXT_GREATER_THAN, &wd_cedar_type_bool, 2, WD_CEDAR_T_DECIMAL,
+            {&wd_cedar_type_bool, WD_CEDAR_EXT_GREATER_THAN, 2, WD_CEDAR_T_DECIMAL,
              WD_CEDAR_T_DECIMAL},
-            {WD_CEDAR_EXT_GREATER_THAN_OR_EQUAL, &wd_cedar_type_bool, 2, WD_CEDAR_T_DECIMAL,
+            {&wd_cedar_type_bool, WD_CEDAR_EXT_GREATER_THAN_OR_EQUAL, 2, WD_CEDAR_T_DECIMAL,
              WD_CEDAR_T_DECIMAL},
-            {WD_CEDAR_EXT_IS_IPV4, &wd_cedar_type_bool, 1, WD_CEDAR_T_IPADDR, 0},
-            {WD_CEDAR_EXT_IS_IPV6, &wd_cedar_type_bool, 1, WD_CEDAR_T_IPADDR, 0},
-            {WD_CEDAR_EXT_IS_LOOPBACK, &wd_cedar_type_bool, 1, WD_CEDAR_T_IPADDR, 0},
-            {WD_CEDAR_EXT_IS_MULTICAST, &wd_cedar_type_bool, 1, WD_CEDAR_T_IPADDR, 0},
-            {WD_CEDAR_EXT_IS_IN_RANGE, &wd_cedar_type_bool, 2, WD_CEDAR_T_IPADDR,
+            {&wd_cedar_type_bool, WD_CEDAR_EXT_IS_IPV4, 1, WD_CEDAR_T_IPADDR, 0},
+            {&wd_cedar_type_bool, WD_CEDAR_EXT_IS_IPV6, 1, WD_CEDAR_T_IPADDR, 0},
+            {&wd_cedar_type_bool, WD_CEDAR_EXT_IS_LOOPBACK, 1, WD_CEDAR_T_IPADDR, 0},
+            {&wd_cedar_type_bool, WD_CEDAR_EXT_IS_MULTICAST, 1, WD_CEDAR_T_IPADDR, 0},
+            {&wd_cedar_type_bool, WD_CEDAR_EXT_IS_IN_RANGE, 2, WD_CEDAR_T_IPADDR,
              WD_CEDAR_T_IPADDR},
-            {WD_CEDAR_EXT_OFFSET, &wd_cedar_type_datetime, 2, WD_CEDAR_T_DATETIME,
+            {&wd_cedar_type_datetime, WD_CEDAR_EXT_OFFSET, 2, WD_CEDAR_T_DATETIME,
              WD_CEDAR_T_DURATION},
-            {WD_CEDAR_EXT_DURATION_SINCE, &wd_cedar_type_duration, 2, WD_CEDAR_T_DATETIME,
+            {&wd_cedar_type_duration, WD_CEDAR_EXT_DURATION_SINCE, 2, WD_CEDAR_T_DATETIME,
              WD_CEDAR_T_DATETIME},
-            {WD_CEDAR_EXT_TO_DATE, &wd_cedar_type_datetime, 1, WD_CEDAR_T_DATETIME, 0},
-            {WD_CEDAR_EXT_TO_TIME, &wd_cedar_type_duration, 1, WD_CEDAR_T_DATETIME, 0},
-            {WD_CEDAR_EXT_TO_DAYS, &wd_cedar_type_long, 1, WD_CEDAR_T_DURATION, 0},
-            {WD_CEDAR_EXT_TO_HOURS, &wd_cedar_type_long, 1, WD_CEDAR_T_DURATION, 0},
-            {WD_CEDAR_EXT_TO_MINUTES, &wd_cedar_type_long, 1, WD_CEDAR_T_DURATION, 0},
-            {WD_CEDAR_EXT_TO_SECONDS, &wd_cedar_type_long, 1, WD_CEDAR_T_DURATION, 0},
-            {WD_CEDAR_EXT_TO_MILLISECONDS, &wd_cedar_type_long, 1, WD_CEDAR_T_DURATION, 0},
+            {&wd_cedar_type_datetime, WD_CEDAR_EXT_TO_DATE, 1, WD_CEDAR_T_DATETIME, 0},
+            {&wd_cedar_type_duration, WD_CEDAR_EXT_TO_TIME, 1, WD_CEDAR_T_DATETIME, 0},
+            {&wd_cedar_type_long, WD_CEDAR_EXT_TO_DAYS, 1, WD_CEDAR_T_DURATION, 0},
+            {&wd_cedar_type_long, WD_CEDAR_EXT_TO_HOURS, 1, WD_CEDAR_T_DURATION, 0},
+            {&wd_cedar_type_long, WD_CEDAR_EXT_TO_MINUTES, 1, WD_CEDAR_T_DURATION, 0},
+            {&wd_cedar_type_long, WD_CEDAR_EXT_TO_SECONDS, 1, WD_CEDAR_T_DURATION, 0},
+            {&wd_cedar_type_long, WD_CEDAR_EXT_TO_MILLISECONDS, 1, WD_CEDAR_T_DURATION, 0},
     };
     switch (x->sub) {
     case WD_CEDAR_EXT_IP:
@@ -962,7 +967,7 @@ static int tc_ext(struct vctx *v, const struct wd_cedar_expr *x, struct caps c,
         }
         const char *name = wd_cedar_ext_name((enum wd_cedar_ext)x->sub);
         if (n != sig[i].arity) {
-            return tc_fail(v, WD_CEDAR_V_EXT_CALL, x,
+            return TC_FAIL(v, WD_CEDAR_V_EXT_CALL, x,
                            "wrong number of arguments in extension function application. "
                            "Expected %u, got %u",
                            (unsigned)sig[i].arity, (unsigned)n);
@@ -993,7 +998,7 @@ static int tc_ext(struct vctx *v, const struct wd_cedar_expr *x, struct caps c,
         *ty = sig[i].res;
         return WD_OK;
     }
-    return tc_fail(v, WD_CEDAR_V_EXT_CALL, x, "unknown extension function");
+    return TC_FAIL(v, WD_CEDAR_V_EXT_CALL, x, "unknown extension function");
 }
 
 static int tc_and(struct vctx *v, const struct wd_cedar_expr *x, struct caps c,
@@ -1112,11 +1117,12 @@ static int tc_set(struct vctx *v, const struct wd_cedar_expr *x, struct caps c,
     const struct wd_cedar_type *acc = NULL;
     struct caps ignore;
     if (x->u.list.n == 0) {
-        return tc_fail(v, WD_CEDAR_V_EMPTY_SET, x, "empty set literals are forbidden in policies");
+        return TC_FAIL(v, WD_CEDAR_V_EMPTY_SET, x, "empty set literals are forbidden in policies");
     }
     /* every element is checked before their types are joined */
     const struct wd_cedar_type **ts;
-    WD_TRY(wd_cedar_pool_alloc(&v->epool, x->u.list.n * sizeof(*ts), (void **)&ts));
+    WD_TRY(wd_cedar_pool_alloc(&v->epool, x->u.list.n * sizeof(const struct wd_cedar_type *),
+                               (void **)&ts));
     for (uint32_t i = 0; i < x->u.list.n; i++) {
         int rc = tc(v, x->u.list.items[i], c, &ts[i], &ignore);
         if (rc != WD_OK) {
@@ -1191,7 +1197,7 @@ static bool cmp_ok(const struct wd_cedar_type *a, const struct wd_cedar_type *b)
 static int tc_binary(struct vctx *v, const struct wd_cedar_expr *x, struct caps c,
                      const struct wd_cedar_type **ty, struct caps *co)
 {
-    const struct wd_cedar_type *t1, *t2, *j;
+    const struct wd_cedar_type *t1 = NULL, *t2 = NULL, *j = NULL;
     struct caps ignore;
     int rc = tc(v, x->u.bin.l, c, &t1, &ignore);
     if (rc != WD_OK) {
@@ -1276,14 +1282,14 @@ static int tc_binary(struct vctx *v, const struct wd_cedar_expr *x, struct caps 
     case WD_CEDAR_E_GET_TAG:
         return tc_tag(v, x, t1, t2, c, ty, co);
     default:
-        return tc_fail(v, WD_CEDAR_V_UNEXPECTED_TYPE, x, "unsupported expression");
+        return TC_FAIL(v, WD_CEDAR_V_UNEXPECTED_TYPE, x, "unsupported expression");
     }
 }
 
 static int tc(struct vctx *v, const struct wd_cedar_expr *x, struct caps c,
               const struct wd_cedar_type **ty, struct caps *co)
 {
-    const struct wd_cedar_type *t;
+    const struct wd_cedar_type *t = NULL;
     struct caps ignore;
     int rc;
     *co = no_caps;
@@ -1453,7 +1459,8 @@ static int scope_expr(struct vctx *v, const struct wd_cedar_scope *sc, enum wd_c
         const struct wd_cedar_expr **items = NULL;
         WD_TRY(mk(v, WD_CEDAR_E_SET, &at, &set));
         if (sc->n > 0) {
-            WD_TRY(wd_cedar_pool_alloc(&v->ppool, sc->n * sizeof(*items), (void **)&items));
+            WD_TRY(wd_cedar_pool_alloc(&v->ppool, sc->n * sizeof(const struct wd_cedar_expr *),
+                                       (void **)&items));
         }
         for (uint32_t i = 0; i < sc->n; i++) {
             struct wd_cedar_expr *e;
@@ -1489,7 +1496,9 @@ static int policy_chain(struct vctx *v, const struct wd_cedar_policy *p, struct 
 {
     const struct wd_cedar_expr **x;
     uint32_t n = 0;
-    WD_TRY(wd_cedar_pool_alloc(&v->ppool, ((size_t)p->nconds + 3) * sizeof(*x), (void **)&x));
+    WD_TRY(wd_cedar_pool_alloc(&v->ppool,
+                               ((size_t)p->nconds + 3) * sizeof(const struct wd_cedar_expr *),
+                               (void **)&x));
     const struct wd_cedar_scope *sc[3] = {&p->principal, &p->action, &p->resource};
     const enum wd_cedar_var vars[3] = {WD_CEDAR_VAR_PRINCIPAL, WD_CEDAR_VAR_ACTION,
                                        WD_CEDAR_VAR_RESOURCE};
@@ -1525,7 +1534,7 @@ static int tc_chain(struct vctx *v, const struct chain *ch, const struct wd_ceda
     struct caps c = no_caps;
     bool all_true = true;
     for (uint32_t i = 0; i < ch->n; i++) {
-        const struct wd_cedar_type *t;
+        const struct wd_cedar_type *t = NULL;
         struct caps ci;
         int rc = tc(v, ch->x[i], c, &t, &ci);
         if (rc != WD_OK) {
@@ -1629,7 +1638,8 @@ static int check_type_name(struct vctx *v, const struct wd_cedar_sym *type, unsi
         || wd_cedar_schema_ety(v->s, type->p, type->len) != NULL) {
         return WD_OK;
     }
-    snprintf(m, sizeof(m), "unrecognized entity type `%s`", show(b, sizeof(b), type->p, type->len));
+    (void)snprintf(m, sizeof(m), "unrecognized entity type `%s`",
+                   show(b, sizeof(b), type->p, type->len));
     return add_issue(v, WD_CEDAR_V_UNRECOGNIZED_ENTITY_TYPE, false, line, col, m);
 }
 
@@ -1640,19 +1650,19 @@ static int check_euid(struct vctx *v, const struct wd_cedar_euid *u, unsigned li
     WD_TRY(check_type_name(v, u->type, line, col));
     if (wd_cedar_name_is_action(u->type->p, u->type->len)) {
         if (wd_cedar_schema_act(v->s, u->type->p, u->type->len, u->id->p, u->id->len) == NULL) {
-            snprintf(m, sizeof(m), "unrecognized action `%s::\"%s\"`",
-                     show(b1, sizeof(b1), u->type->p, u->type->len),
-                     show(b2, sizeof(b2), u->id->p, u->id->len));
+            (void)snprintf(m, sizeof(m), "unrecognized action `%s::\"%s\"`",
+                           show(b1, sizeof(b1), u->type->p, u->type->len),
+                           show(b2, sizeof(b2), u->id->p, u->id->len));
             return add_issue(v, WD_CEDAR_V_UNRECOGNIZED_ACTION, false, line, col, m);
         }
         return WD_OK;
     }
     const struct wd_cedar_ety *e = wd_cedar_schema_ety(v->s, u->type->p, u->type->len);
     if (e != NULL && !wd_cedar_ety_valid_id(e, u->id->p, u->id->len)) {
-        snprintf(m, sizeof(m),
-                 "entity `%s::\"%s\"` is not one of the ids of enumerated entity type `%s`",
-                 show(b1, sizeof(b1), u->type->p, u->type->len),
-                 show(b2, sizeof(b2), u->id->p, u->id->len), b1);
+        (void)snprintf(m, sizeof(m),
+                       "entity `%s::\"%s\"` is not one of the ids of enumerated entity type `%s`",
+                       show(b1, sizeof(b1), u->type->p, u->type->len),
+                       show(b2, sizeof(b2), u->id->p, u->id->len), b1);
         return add_issue(v, WD_CEDAR_V_INVALID_ENUM_ENTITY, false, line, col, m);
     }
     return WD_OK;
