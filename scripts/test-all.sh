@@ -2,7 +2,9 @@
 # The whole test suite (README's test command, `make test`): unit and integration tests
 # under ASan+UBSan, every fuzz corpus replayed, then each fuzz target fuzzed briefly.
 # Prints each stage's closing line and ends with "test: N passed, N failed".
-#   WD_FUZZ_SECONDS  seconds per fuzz target (default 15; 0 skips fuzzing)
+#   WD_FUZZ_SECONDS  seconds per fuzz target (default 15, less when WD_FUZZ_BUDGET needs it;
+#                    0 skips fuzzing)
+#   WD_FUZZ_BUDGET   wall-clock seconds for the whole fuzz stage (default 300)
 set -u
 cd "$(dirname "$0")/.." || exit 1
 JOBS=$(nproc 2>/dev/null || echo 2)
@@ -52,7 +54,20 @@ stage integration make --no-print-directory BUILD=asan integration
 for extra in tests/run-*.extra.sh; do
     [ -f "$extra" ] && stage "$(basename "$extra" .extra.sh)" sh "$extra" build/asan
 done
+# Each target fuzzes WD_FUZZ_SECONDS (15 by default); unless that is set explicitly, the
+# whole stage is kept within WD_FUZZ_BUDGET seconds (default 300) of wall time by giving each
+# target less (never under 5 s) when there are many targets. Targets run two at a time.
 secs=${WD_FUZZ_SECONDS:-15}
+if [ -z "${WD_FUZZ_SECONDS:-}" ]; then
+    ntargets=$(find fuzz -maxdepth 1 -name 'fuzz_*.c' | wc -l)
+    fuzz_jobs=$JOBS
+    [ "$fuzz_jobs" -gt 2 ] && fuzz_jobs=2
+    if [ "$ntargets" -gt 0 ]; then
+        per=$((${WD_FUZZ_BUDGET:-300} * fuzz_jobs / ntargets))
+        [ "$per" -lt 5 ] && per=5
+        [ "$per" -lt "$secs" ] && secs=$per
+    fi
+fi
 if [ "$secs" -gt 0 ]; then
     build fuzz
     stage fuzz make --no-print-directory fuzz-run T="$secs"
