@@ -14,7 +14,7 @@
 
 static const char hex_lower[] = "0123456789abcdef";
 
-static int hex_nibble(unsigned char c)
+int wd_hex_digit_value(unsigned char c)
 {
     if (c >= '0' && c <= '9') {
         return c - '0';
@@ -26,6 +26,30 @@ static int hex_nibble(unsigned char c)
         return c - 'A' + 10;
     }
     return -1;
+}
+
+size_t wd_utf8_encode(uint32_t cp, uint8_t out[4])
+{
+    if (cp < 0x80) {
+        out[0] = (uint8_t)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (uint8_t)(0xc0 | (cp >> 6));
+        out[1] = (uint8_t)(0x80 | (cp & 0x3f));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (uint8_t)(0xe0 | (cp >> 12));
+        out[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
+        out[2] = (uint8_t)(0x80 | (cp & 0x3f));
+        return 3;
+    }
+    out[0] = (uint8_t)(0xf0 | (cp >> 18));
+    out[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3f));
+    out[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
+    out[3] = (uint8_t)(0x80 | (cp & 0x3f));
+    return 4;
 }
 
 int wd_hex_encode(struct wd_buf *out, const void *p, size_t n)
@@ -51,13 +75,13 @@ int wd_hex_decode(struct wd_buf *out, const char *s, size_t n)
     const unsigned char *u = (const unsigned char *)s;
     WD_ENSURE(n % 2 == 0, WD_EPROTO);
     for (size_t i = 0; i < n; i++) {
-        WD_ENSURE(hex_nibble(u[i]) >= 0, WD_EPROTO);
+        WD_ENSURE(wd_hex_digit_value(u[i]) >= 0, WD_EPROTO);
     }
     WD_TRY(wd_buf_reserve(out, n / 2));
     uint8_t block[256];
     size_t o = 0;
     for (size_t i = 0; i < n; i += 2) {
-        block[o++] = (uint8_t)(hex_nibble(u[i]) << 4 | hex_nibble(u[i + 1]));
+        block[o++] = (uint8_t)(wd_hex_digit_value(u[i]) << 4 | wd_hex_digit_value(u[i + 1]));
         if (o == sizeof(block)) {
             WD_TRY(wd_buf_append(out, block, o));
             o = 0;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "warden/codec.h"
 #include "warden/doc.h"
 
 #include "doc_int.h"
@@ -78,20 +79,6 @@ static bool is_digit(uint8_t c)
     return c >= '0' && c <= '9';
 }
 
-static int hex_val(uint8_t c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /* Four hex digits at p[at..at+4) within [.., end); -1 if not. */
 static long hex4(const uint8_t *p, size_t at, size_t end)
 {
@@ -100,37 +87,13 @@ static long hex4(const uint8_t *p, size_t at, size_t end)
     }
     long v = 0;
     for (size_t i = 0; i < 4; i++) {
-        int h = hex_val(p[at + i]);
+        int h = wd_hex_digit_value(p[at + i]);
         if (h < 0) {
             return -1;
         }
         v = v * 16 + h;
     }
     return v;
-}
-
-static size_t utf8_put(uint8_t *d, unsigned long cp)
-{
-    if (cp < 0x80) {
-        d[0] = (uint8_t)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        d[0] = (uint8_t)(0xc0 | (cp >> 6));
-        d[1] = (uint8_t)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        d[0] = (uint8_t)(0xe0 | (cp >> 12));
-        d[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
-        d[2] = (uint8_t)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    d[0] = (uint8_t)(0xf0 | (cp >> 18));
-    d[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3f));
-    d[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
-    d[3] = (uint8_t)(0x80 | (cp & 0x3f));
-    return 4;
 }
 
 static void esc_char(char *out, size_t outsz, uint8_t c)
@@ -204,7 +167,7 @@ static int jp_string(struct jp *j, const char **out, size_t *out_len)
                 cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
                 used = 12;
             }
-            o += utf8_put(dst + o, (unsigned long)cp);
+            o += wd_utf8_encode((uint32_t)cp, dst + o);
             k += used;
         } else if (c < 0x20) {
             /* RFC 8259 §7: U+0000..U+001F must be escaped. */

@@ -12,6 +12,15 @@
 #include "warden/buf.h"
 #include "warden/common.h"
 
+/* The value 0..15 of one hex digit of either case, or -1 for any other byte. Pure. */
+WD_MUST_USE int wd_hex_digit_value(unsigned char c);
+
+/*
+ * Write code point cp (at most 0x10FFFF; the caller has excluded surrogates where they are
+ * not allowed) as UTF-8 into out and return its length, 1 to 4. Pure.
+ */
+size_t wd_utf8_encode(uint32_t cp, uint8_t out[4]);
+
 /* Append the lower-case hex of p[0..n) to out. WD_ELIMIT / WD_ENOMEM from the buffer. */
 WD_MUST_USE int wd_hex_encode(struct wd_buf *out, const void *p, size_t n);
 /*

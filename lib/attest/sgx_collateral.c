@@ -18,6 +18,7 @@
 
 #include "warden/alloc.h"
 #include "warden/clock.h"
+#include "warden/codec.h"
 #include "warden/doc.h"
 #include "warden/log.h"
 #include "warden/pki.h"
@@ -207,20 +208,6 @@ static size_t object_end(struct wd_slice in, size_t start)
     return 0;
 }
 
-static int hexval(uint8_t c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /* Exactly n bytes of hex (either case) from a string node. */
 static bool hex_exact(const struct wd_node *s, uint8_t *dst, size_t n)
 {
@@ -229,7 +216,7 @@ static bool hex_exact(const struct wd_node *s, uint8_t *dst, size_t n)
     }
     const uint8_t *p = (const uint8_t *)s->u.s.p;
     for (size_t i = 0; i < n; i++) {
-        int hi = hexval(p[2 * i]), lo = hexval(p[2 * i + 1]);
+        int hi = wd_hex_digit_value(p[2 * i]), lo = wd_hex_digit_value(p[2 * i + 1]);
         if (hi < 0 || lo < 0) {
             return false;
         }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "warden/buf.h"
+#include "warden/codec.h"
 #include "warden/snp.h"
 
 #include "snp_int.h"
@@ -222,20 +223,6 @@ void wd_snp_policy_init(struct wd_snp_policy *p)
 
 _Static_assert(WD_SNP_REPORT_HEX_SIZE == 2 * WD_SNP_REPORT_SIZE, "two hex digits per byte");
 
-static int hex_value(uint8_t c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 static bool is_space(uint8_t c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
@@ -258,7 +245,7 @@ int wd_snp_report_load(const uint8_t *p, size_t n, uint8_t out[WD_SNP_REPORT_SIZ
     /* First pass: only hex digits and whitespace, and exactly 2368 digits. */
     size_t digits = 0;
     for (size_t i = 0; i < n; i++) {
-        if (hex_value(p[i]) >= 0) {
+        if (wd_hex_digit_value(p[i]) >= 0) {
             digits++;
         } else if (!is_space(p[i])) {
             return fail(why, WD_SNP_R_REPORT_SIZE);
@@ -270,7 +257,7 @@ int wd_snp_report_load(const uint8_t *p, size_t n, uint8_t out[WD_SNP_REPORT_SIZ
     size_t k = 0;
     int hi = -1;
     for (size_t i = 0; i < n; i++) {
-        int v = hex_value(p[i]);
+        int v = wd_hex_digit_value(p[i]);
         if (v < 0) {
             continue;
         }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "warden/codec.h"
 #include "warden/err.h"
 
 #define MS_PER_DAY INT64_C(86400000)
@@ -17,20 +18,6 @@
 static bool is_digit(char c)
 {
     return c >= '0' && c <= '9';
-}
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
 }
 
 /*
@@ -197,8 +184,8 @@ static size_t read_groups(const char *s, size_t n, size_t *pos, uint16_t *groups
         }
         size_t from = j;
         unsigned v = 0;
-        while (j < n && hex_value(s[j]) >= 0) {
-            v = v * 16u + (unsigned)hex_value(s[j]);
+        while (j < n && wd_hex_digit_value(s[j]) >= 0) {
+            v = v * 16u + (unsigned)wd_hex_digit_value(s[j]);
             j++;
         }
         if (j == from || j - from > 4) {

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "warden/alloc.h"
+#include "warden/codec.h"
 #include "warden/doc.h"
 #include "warden/err.h"
 
@@ -70,44 +71,10 @@ static bool is_escape(const struct wd_node *n, const char *k)
     return n->type == WD_NODE_OBJ && n->u.obj.n == 1 && key_is(&n->u.obj.members[0], k);
 }
 
-static int hex_digit(unsigned char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 static int put_utf8(struct wd_buf *b, uint32_t cp)
 {
     uint8_t u[4];
-    size_t n;
-    if (cp < 0x80) {
-        u[0] = (uint8_t)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        u[0] = (uint8_t)(0xc0 | (cp >> 6));
-        u[1] = (uint8_t)(0x80 | (cp & 0x3f));
-        n = 2;
-    } else if (cp < 0x10000) {
-        u[0] = (uint8_t)(0xe0 | (cp >> 12));
-        u[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
-        u[2] = (uint8_t)(0x80 | (cp & 0x3f));
-        n = 3;
-    } else {
-        u[0] = (uint8_t)(0xf0 | (cp >> 18));
-        u[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3f));
-        u[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
-        u[3] = (uint8_t)(0x80 | (cp & 0x3f));
-        n = 4;
-    }
-    return wd_buf_append(b, u, n);
+    return wd_buf_append(b, u, wd_utf8_encode(cp, u));
 }
 
 int wd_cedar_uid_text_parse(const char *s, size_t n, struct wd_buf *idbuf,
@@ -157,7 +124,7 @@ int wd_cedar_uid_text_parse(const char *s, size_t n, struct wd_buf *idbuf,
             uint32_t cp = 0;
             size_t digits = 0;
             while (i < end && s[i] != '}') {
-                int d = hex_digit((unsigned char)s[i++]);
+                int d = wd_hex_digit_value((unsigned char)s[i++]);
                 WD_ENSURE(d >= 0 && digits < 6, WD_EPROTO);
                 cp = cp * 16 + (uint32_t)d;
                 digits++;

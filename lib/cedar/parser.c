@@ -19,6 +19,7 @@
 #include "warden/alloc.h"
 #include "warden/buf.h"
 #include "warden/cedar.h"
+#include "warden/codec.h"
 #include "warden/err.h"
 
 #include "cedar/ast.h"
@@ -356,44 +357,10 @@ static int intern(struct parser *p, const struct wd_cedar_token *t, const char *
 
 /* ---- strings ---- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 static int put_utf8(struct wd_buf *b, uint32_t cp)
 {
     uint8_t u[4];
-    size_t n;
-    if (cp < 0x80) {
-        u[0] = (uint8_t)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        u[0] = (uint8_t)(0xC0 | (cp >> 6));
-        u[1] = (uint8_t)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else if (cp < 0x10000) {
-        u[0] = (uint8_t)(0xE0 | (cp >> 12));
-        u[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-        u[2] = (uint8_t)(0x80 | (cp & 0x3F));
-        n = 3;
-    } else {
-        u[0] = (uint8_t)(0xF0 | (cp >> 18));
-        u[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
-        u[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-        u[3] = (uint8_t)(0x80 | (cp & 0x3F));
-        n = 4;
-    }
-    return wd_buf_append(b, u, n);
+    return wd_buf_append(b, u, wd_utf8_encode(cp, u));
 }
 
 /* Byte that stands for an unescaped `*` wildcard in a pattern's scratch form (never valid
@@ -469,8 +436,8 @@ static int unescape(struct parser *p, const struct wd_cedar_token *t, bool patte
             }
             continue;
         case 'x': {
-            int h1 = i < n ? hexval(s[i]) : -1;
-            int h2 = i + 1 < n ? hexval(s[i + 1]) : -1;
+            int h1 = i < n ? wd_hex_digit_value(s[i]) : -1;
+            int h2 = i + 1 < n ? wd_hex_digit_value(s[i + 1]) : -1;
             if (h1 < 0 || h2 < 0 || h1 > 7) {
                 i = WD_MIN(i + 2, n);
                 goto bad;
@@ -498,7 +465,7 @@ static int unescape(struct parser *p, const struct wd_cedar_token *t, bool patte
                     i++;
                     continue;
                 }
-                int v = hexval(d);
+                int v = wd_hex_digit_value(d);
                 if (v < 0) {
                     break;
                 }

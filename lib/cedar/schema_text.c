@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "warden/alloc.h"
+#include "warden/codec.h"
 
 #include "cedar/schema.h"
 
@@ -374,20 +375,6 @@ static int expect(struct parser *p, enum tok t)
  * Strings
  * ------------------------------------------------------------------------------------- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 static size_t put_utf8(char *o, uint32_t cp)
 {
     if (cp < 0x80) {
@@ -455,8 +442,8 @@ static int take_string(struct parser *p, const char **out, size_t *len, unsigned
             o[n++] = '"';
             break;
         case 'x': {
-            int h = i < slen ? hexval(s[i]) : -1;
-            int l = i + 1 < slen ? hexval(s[i + 1]) : -1;
+            int h = i < slen ? wd_hex_digit_value(s[i]) : -1;
+            int l = i + 1 < slen ? wd_hex_digit_value(s[i + 1]) : -1;
             if (h < 0 || l < 0 || h > 7) {
                 goto bad;
             }
@@ -472,7 +459,7 @@ static int take_string(struct parser *p, const char **out, size_t *len, unsigned
                 goto bad;
             }
             i++;
-            if (i >= slen || hexval(s[i]) < 0) {
+            if (i >= slen || wd_hex_digit_value(s[i]) < 0) {
                 goto bad;
             }
             while (i < slen && s[i] != '}') {
@@ -480,7 +467,7 @@ static int take_string(struct parser *p, const char **out, size_t *len, unsigned
                     i++;
                     continue;
                 }
-                int v = hexval(s[i]);
+                int v = wd_hex_digit_value(s[i]);
                 if (v < 0 || ++digits > 6) {
                     goto bad;
                 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "warden/codec.h"
 #include "warden/err.h"
 #include "warden/http1.h"
 
@@ -703,20 +704,6 @@ static int trailer_step(struct wd_http1_parser *p, const uint8_t *in, size_t len
     return WD_OK;
 }
 
-static int hexval(uint8_t c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /* RFC 9112 §7.1: the chunked body, from in[0]. */
 static int chunked_step(struct wd_http1_parser *p, const uint8_t *in, size_t len,
                         struct wd_http1_step *st)
@@ -732,7 +719,7 @@ static int chunked_step(struct wd_http1_parser *p, const uint8_t *in, size_t len
         switch (p->state) {
         case C_SIZE: {
             /* chunk-size = 1*HEXDIG, with no whitespace around it (stricter than BWS). */
-            int v = hexval(c);
+            int v = wd_hex_digit_value(c);
             if (v >= 0) {
                 if (p->chunk_digits >= p->cfg.max_chunk_digits) {
                     return fail(p, WD_ELIMIT, WD_HTTP1_R_LIMIT_CHUNK_DIGITS);
