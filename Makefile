@@ -14,10 +14,12 @@ endif
 CCNAME := $(if $(and $(findstring clang,$(notdir $(firstword $(CC)))),$(filter-out fuzz,$(BUILD))),-clang)
 O     := build/$(BUILD)$(if $(CROSS),-$(CROSS))$(CCNAME)
 Q     := $(if $(V),,@)
-PKGS  := openssl yaml-0.1 sqlite3 libpq
+PKGS  := openssl yaml-0.1 sqlite3 libpq tss2-esys tss2-mu tss2-rc tss2-tctildr
 
 # Programs: <binary name>:<directory under src/>. Adding a binary is one line here.
-PROGRAMS := warden:cli
+PROGRAMS := warden:cli warden-control:control warden-agent:agent
+# (a program whose src/<dir>/main.c does not exist yet is left out)
+PROGRAMS := $(foreach p,$(PROGRAMS),$(if $(wildcard src/$(word 2,$(subst :, ,$(p)))/main.c),$(p)))
 
 ifeq ($(CROSS),aarch64)
 CC               := aarch64-linux-gnu-gcc
@@ -106,6 +108,21 @@ $(O)/bin/$(1): $(call objs,$(wildcard src/$(2)/*.c)) $(LIB)
 	$(Q)$$(CC) $$(LDFLAGS) $$^ $$(LDLIBS) -o $$@
 endef
 $(foreach p,$(PROGRAMS),$(eval $(call PROGRAM_RULE,$(word 1,$(subst :, ,$(p))),$(word 2,$(subst :, ,$(p))))))
+
+# A program's modules are unit-tested and fuzzed like the library: tests/unit/test_<dir>_*.c
+# and fuzz/fuzz_<dir>_*.c link the objects of src/<dir>/ except its main.c.
+define PROGRAM_TEST_RULE
+$(O)/tests/test_$(1)_%: $(O)/tests/unit/test_$(1)_%.o $(call objs,$(filter-out src/$(1)/main.c,$(wildcard src/$(1)/*.c))) $(LIB)
+	@mkdir -p $$(@D)
+	$(Q)$$(CC) $$(LDFLAGS) $$^ $$(LDLIBS) -o $$@
+$(O)/fuzz/fuzz_$(1)_%: $(O)/fuzz/fuzz_$(1)_%.o $(call objs,$(filter-out src/$(1)/main.c,$(wildcard src/$(1)/*.c))) $(LIB)
+	@mkdir -p $$(@D)
+	$(Q)$$(CC) $$(LDFLAGS) -fsanitize=fuzzer $$^ $$(LDLIBS) -o $$@
+$(O)/fuzz/replay_$(1)_%: $(O)/fuzz/fuzz_$(1)_%.o $(O)/fuzz/replay_main.o $(call objs,$(filter-out src/$(1)/main.c,$(wildcard src/$(1)/*.c))) $(LIB)
+	@mkdir -p $$(@D)
+	$(Q)$$(CC) $$(LDFLAGS) $$^ $$(LDLIBS) -o $$@
+endef
+$(foreach p,$(PROGRAMS),$(eval $(call PROGRAM_TEST_RULE,$(word 2,$(subst :, ,$(p))))))
 
 $(O)/tests/%: $(O)/tests/unit/%.o $(LIB)
 	@mkdir -p $(@D)
