@@ -379,6 +379,25 @@ static const struct wd_node *jarray(const struct wd_node *obj, const char *key, 
     return a;
 }
 
+/* The body's "tcbLevels": an array of 1..SGX_TCB_LEVELS_MAX levels. */
+static int jlevels(const struct jread *j, const struct wd_node *body, const struct wd_node **out)
+{
+    *out = jarray(body, "tcbLevels", 1, SGX_TCB_LEVELS_MAX);
+    if (*out == NULL) {
+        return jbad(j, "'tcbLevels' is not an array of 1 to 256 levels");
+    }
+    return WD_OK;
+}
+
+/* What every TCB level has, in TCB info and QE identity alike: date, status, advisories. */
+static int jlevel_common(const struct jread *j, const struct wd_node *lvl, int64_t *date,
+                         enum wd_sgx_tcb_status *status, char *advisories, size_t cap)
+{
+    WD_TRY(jtime(j, lvl, "tcbDate", date));
+    WD_TRY(jstatus(j, lvl, status));
+    return jadvisories(j, lvl, advisories, cap);
+}
+
 /* One level's "tcb" of TCB info v2 (sgxtcbcompNNsvn members) or v3 (sgxtcbcomponents). */
 static int tcb_components(const struct jread *j, int version, const struct wd_node *tcb,
                           struct sgx_tcb_level *lv)
@@ -445,10 +464,8 @@ int sgx_tcb_info_read(const struct sgx_signed_json *sj, struct sgx_tcb_info *out
     WD_TRY(jhex(&j, b, "pceId", out->pce_id, 2));
     WD_TRY(jint(&j, b, "tcbType", 0, 0, &v));
     WD_TRY(jint(&j, b, "tcbEvaluationDataNumber", 0, INT32_MAX, &out->eval_number));
-    const struct wd_node *levels = jarray(b, "tcbLevels", 1, SGX_TCB_LEVELS_MAX);
-    if (levels == NULL) {
-        return jbad(&j, "'tcbLevels' is not an array of 1 to 256 levels");
-    }
+    const struct wd_node *levels = NULL;
+    WD_TRY(jlevels(&j, b, &levels));
     out->levels = wd_calloc(levels->u.arr.n, sizeof(*out->levels));
     if (out->levels == NULL) {
         return WD_ENOMEM;
@@ -464,13 +481,8 @@ int sgx_tcb_info_read(const struct sgx_signed_json *sj, struct sgx_tcb_info *out
         }
         rc = tcb_components(&j, out->version, wd_node_get(lvl, "tcb"), lv);
         if (rc == WD_OK) {
-            rc = jtime(&j, lvl, "tcbDate", &lv->date);
-        }
-        if (rc == WD_OK) {
-            rc = jstatus(&j, lvl, &lv->status);
-        }
-        if (rc == WD_OK) {
-            rc = jadvisories(&j, lvl, lv->advisories, sizeof(lv->advisories));
+            rc = jlevel_common(&j, lvl, &lv->date, &lv->status, lv->advisories,
+                               sizeof(lv->advisories));
         }
     }
     if (rc < 0) {
@@ -515,10 +527,8 @@ int sgx_qe_identity_read(const struct sgx_signed_json *sj, struct sgx_qe_identit
     WD_TRY(jhex(&j, b, "mrsigner", out->mrsigner, 32));
     WD_TRY(jint(&j, b, "isvprodid", 0, 65535, &v));
     out->isv_prod_id = (uint16_t)v;
-    const struct wd_node *levels = jarray(b, "tcbLevels", 1, SGX_TCB_LEVELS_MAX);
-    if (levels == NULL) {
-        return jbad(&j, "'tcbLevels' is not an array of 1 to 256 levels");
-    }
+    const struct wd_node *levels = NULL;
+    WD_TRY(jlevels(&j, b, &levels));
     out->levels = wd_calloc(levels->u.arr.n, sizeof(*out->levels));
     if (out->levels == NULL) {
         return WD_ENOMEM;
@@ -536,13 +546,8 @@ int sgx_qe_identity_read(const struct sgx_signed_json *sj, struct sgx_qe_identit
         rc = jint(&j, tcb, "isvsvn", 0, 65535, &v);
         lv->isv_svn = (uint16_t)v;
         if (rc == WD_OK) {
-            rc = jtime(&j, lvl, "tcbDate", &lv->date);
-        }
-        if (rc == WD_OK) {
-            rc = jstatus(&j, lvl, &lv->status);
-        }
-        if (rc == WD_OK) {
-            rc = jadvisories(&j, lvl, lv->advisories, sizeof(lv->advisories));
+            rc = jlevel_common(&j, lvl, &lv->date, &lv->status, lv->advisories,
+                               sizeof(lv->advisories));
         }
     }
     if (rc < 0) {

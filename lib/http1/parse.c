@@ -163,6 +163,27 @@ static int fail(struct wd_http1_parser *p, int err, enum wd_http1_reason r)
     return err;
 }
 
+/* The index of the first byte at or after i that is not of class cls (end if none). */
+static size_t scan_class(const uint8_t *r, size_t i, size_t end, unsigned cls)
+{
+    while (i < end && cc_is(r[i], cls)) {
+        i++;
+    }
+    return i;
+}
+
+/*
+ * A request-line token (method, target) ended at byte c: a space goes on to the next one;
+ * CR or LF means a request line with parts missing, anything else a bad character.
+ */
+static int request_token_end(struct wd_http1_parser *p, uint8_t c, enum wd_http1_reason bad_char)
+{
+    if (c == ' ') {
+        return WD_OK;
+    }
+    return fail(p, WD_EPROTO, (c == '\r' || c == '\n') ? WD_HTTP1_R_REQUEST_LINE : bad_char);
+}
+
 static struct wd_slice span(const struct wd_http1_parser *p, const uint8_t *base, unsigned w)
 {
     struct wd_slice s = {base + p->sp[w].off, p->sp[w].len};
@@ -294,17 +315,12 @@ static int scan_region(struct wd_http1_parser *p, const uint8_t *r, size_t n)
             break;
 
         case H_METHOD:
-            while (i < end && cc_is(r[i], CC_TCHAR)) {
-                i++;
-            }
+            i = scan_class(r, i, end, CC_TCHAR);
             if (i == end) {
                 continue;
             }
-            c = r[i];
-            if (c != ' ') {
-                return fail(p, WD_EPROTO,
-                            (c == '\r' || c == '\n') ? WD_HTTP1_R_REQUEST_LINE
-                                                     : WD_HTTP1_R_METHOD_CHAR);
+            if ((rc = request_token_end(p, r[i], WD_HTTP1_R_METHOD_CHAR)) < 0) {
+                return rc;
             }
             if ((rc = end_method(p, r, i)) < 0) {
                 return rc;
@@ -314,18 +330,13 @@ static int scan_region(struct wd_http1_parser *p, const uint8_t *r, size_t n)
             break;
 
         case H_TARGET:
-            while (i < end && cc_is(r[i], CC_URI)) {
-                i++;
-            }
+            i = scan_class(r, i, end, CC_URI);
             if (i == end) {
                 continue;
             }
-            c = r[i];
-            if (c != ' ') {
-                /* A CR or LF here is a request line without a version (HTTP/0.9). */
-                return fail(p, WD_EPROTO,
-                            (c == '\r' || c == '\n') ? WD_HTTP1_R_REQUEST_LINE
-                                                     : WD_HTTP1_R_TARGET_CHAR);
+            /* A CR or LF here is a request line without a version (HTTP/0.9). */
+            if ((rc = request_token_end(p, r[i], WD_HTTP1_R_TARGET_CHAR)) < 0) {
+                return rc;
             }
             if (i == p->tok_start) {
                 return fail(p, WD_EPROTO, WD_HTTP1_R_REQUEST_LINE);
