@@ -294,3 +294,77 @@ issue() {
         [ -s "$out/$f" ] || fail "warden cert issue did not write $out/$f"
     done
 }
+
+# --- swtpm ----------------------------------------------------------------------------
+
+# free_port_pair: print a TCP port P on 127.0.0.1 such that P and P+1 were both free a
+# moment ago (swtpm's data and control ports; the swtpm TCTI talks to both).
+free_port_pair() {
+    python3 -c 'import socket
+for _ in range(50):
+    a = socket.socket()
+    a.bind(("127.0.0.1", 0))
+    p = a.getsockname()[1]
+    b = socket.socket()
+    try:
+        b.bind(("127.0.0.1", p + 1))
+    except OSError:
+        a.close()
+        continue
+    a.close()
+    b.close()
+    print(p)
+    break'
+}
+
+# swtpm_manufacture DIR: a TPM 2.0 state in DIR/state manufactured by swtpm_setup: SHA-256
+# PCR bank, RSA 2048 and ECC P-256 EKs whose certificates (in NV 0x01c00002 and 0x01c0000a)
+# come from a private swtpm-localca CA kept in DIR/ca. DIR/cadir gets that CA's root and
+# intermediate certificates (a directory wd_tpm_ca_store_load reads). Returns 1 on error.
+swtpm_manufacture() {
+    local d=$1
+    mkdir -p "$d/ca" "$d/state" "$d/cadir" || return 1
+    cat >"$d/localca.conf" <<EOC
+statedir = $d/ca
+signingkey = $d/ca/signkey.pem
+issuercert = $d/ca/issuercert.pem
+certserial = $d/ca/certserial
+EOC
+    printf '%s\n' '--platform-manufacturer warden' '--platform-version 2.1' \
+        '--platform-model test' >"$d/localca.options"
+    cat >"$d/swtpm_setup.conf" <<EOC
+create_certs_tool = $(command -v swtpm_localca)
+create_certs_tool_config = $d/localca.conf
+create_certs_tool_options = $d/localca.options
+active_pcr_banks = sha256
+EOC
+    timeout 60 swtpm_setup --tpm2 --tpmstate "$d/state" --create-ek-cert \
+        --create-platform-cert --config "$d/swtpm_setup.conf" --overwrite \
+        >"$T/logs/swtpm_setup.log" 2>&1 || return 1
+    cp "$d/ca/swtpm-localca-rootca-cert.pem" "$d/ca/issuercert.pem" "$d/cadir/" || return 1
+    [ -s "$d/cadir/issuercert.pem" ]
+}
+
+# swtpm_start DIR: start swtpm on the state in DIR/state (swtpm_manufacture) on a free
+# pair of ports P (TPM commands) and P+1 (control), already started (TPM2_Startup(CLEAR)),
+# killed by the cleanup trap. Waits (at most 10 s) until it answers TPM2_GetRandom.
+# Sets SWTPM_PORT, SWTPM_PID and SWTPM_TCTI ("swtpm:host=127.0.0.1,port=P", the tpm2-tss
+# TCTI string). Returns 1 if it does not come up.
+swtpm_start() {
+    local d=$1 _
+    SWTPM_PORT=$(free_port_pair)
+    [ -n "$SWTPM_PORT" ] || return 1
+    spawn "swtpm-$SWTPM_PORT" swtpm socket --tpm2 --server "type=tcp,port=$SWTPM_PORT" \
+        --ctrl "type=tcp,port=$((SWTPM_PORT + 1))" --tpmstate "dir=$d/state" \
+        --flags not-need-init,startup-clear
+    SWTPM_PID=$SPAWNED
+    SWTPM_TCTI="swtpm:host=127.0.0.1,port=$SWTPM_PORT"
+    for _ in $(seq 100); do
+        if timeout 10 tpm2_getrandom -T "$SWTPM_TCTI" 4 >/dev/null 2>&1; then
+            return 0
+        fi
+        kill -0 "$SWTPM_PID" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
