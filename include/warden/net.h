@@ -38,6 +38,7 @@
 #define WD_NET_IO_TIMEOUT_MS    10000
 #define WD_NET_IDLE_TIMEOUT_MS  60000
 #define WD_NET_HEADER_VALUE_MAX 8192u
+#define WD_NET_RESP_BODY_MAX    (16u << 20) /* largest response body a handler may build */
 
 /* ---- TLS contexts ---- */
 
@@ -61,7 +62,8 @@ struct wd_tls_config {
        means client certificates are neither requested nor accepted. */
     const struct wd_bundle *bundle;
     /* Server: true refuses the handshake without a valid client SVID; false asks for one
-       but lets the handler see an unauthenticated peer (has_id false). */
+       but lets the handler see an unauthenticated peer (has_id false). Either way a client
+       certificate that is presented and fails verification fails the handshake. */
     bool require_peer;
     /* Client: when set, the server's SPIFFE ID must equal this exactly. */
     const char *expect_peer_id;
@@ -115,11 +117,14 @@ struct wd_http_req {
 
 /* The response a handler fills. The server adds Content-Length, Date and Connection. */
 struct wd_http_resp {
-    int status;              /* 100..599; 0 leaves 500 */
-    char content_type[64];   /* default "application/json" */
-    struct wd_buf body;      /* owned by the server; append to it */
-    char extra_headers[512]; /* optional "Name: value\r\n" lines, already validated */
-    bool close;              /* close the connection after this response */
+    int status;            /* 200..599 (1xx is never final); 0 or another value sends 500 */
+    char content_type[64]; /* default "application/json" */
+    struct wd_buf body;    /* owned by the server; append to it */
+    /* optional "Name: value\r\n" lines; checked by the server, which sends 500 instead for
+       a malformed line or one that sets Content-Length, Transfer-Encoding, Connection, Date,
+       Content-Type, Upgrade, Keep-Alive or Trailer */
+    char extra_headers[512];
+    bool close; /* close the connection after this response */
 };
 
 /* Case-insensitive header lookup; the first match's value or NULL. */
@@ -128,6 +133,8 @@ const char *wd_http_req_header(const struct wd_http_req *req, const char *name);
 /*
  * A handler runs on the connection's thread. It fills resp and returns WD_OK; any other
  * return sends a bare 500 and closes the connection (the code is logged, never sent).
+ * Handlers of one server run concurrently (one per connection); a handler must not call
+ * wd_http_server_stop on its own server.
  */
 typedef int (*wd_http_handler)(void *arg, const struct wd_http_req *req, struct wd_http_resp *resp);
 
@@ -143,24 +150,39 @@ struct wd_http_server_config {
     int io_timeout_ms;   /* 0: WD_NET_IO_TIMEOUT_MS; a stalled read or write closes */
     int idle_timeout_ms; /* 0: WD_NET_IDLE_TIMEOUT_MS between keep-alive requests */
     unsigned unix_mode;  /* 0: 0600 */
+    /* Optional: called once by wd_http_server_stop (on its thread, with handler_arg) after
+       accepting has stopped and idle connections were told to close, before it waits for
+       running handlers: the place to wake handlers blocked in a watch. */
+    void (*on_stop)(void *handler_arg);
 };
 
 struct wd_http_server;
 
 /*
- * Bind, listen and start the accept thread. Malformed requests get 400 (or 413/431/501)
- * and the connection is closed; handshake failures are logged at debug level with the
- * reason. Errors (diag set): WD_ECONFIG (bad listen string), WD_EIO (bind/listen), WD_ENOMEM.
+ * Bind, listen and start the accept thread. Malformed requests get 400 (or 408/413/417/431/
+ * 501/505) and the connection is closed; handshake failures are logged at debug level with
+ * the reason. cfg is borrowed for the call (the server takes its own reference to tls).
+ * For "unix:PATH" the directory must exist; a file there that is not a socket is an error.
+ * Errors (diag set): WD_ECONFIG (bad listen string, no handler, tls not a server context),
+ * WD_EIO (bind/listen), WD_ENOMEM. docs/internals/net.md has the threading and timeouts.
  */
 WD_MUST_USE int wd_http_server_start(const struct wd_http_server_config *cfg,
                                      struct wd_http_server **out, struct wd_diag *diag);
 /* The bound TCP port (useful after port 0), or 0 for unix sockets. */
 uint16_t wd_http_server_port(const struct wd_http_server *srv);
-/* Use tls for connections accepted from now on (certificate rotation); takes a reference. */
+/* Connections accepted since start (monitoring and tests). Thread-safe. */
+uint64_t wd_http_server_accepted(struct wd_http_server *srv);
+/* Use tls for connections accepted from now on (certificate rotation); takes a reference.
+   Connections already open keep the context they started with. Only replaces one server
+   context with another: NULL, a client context, or a plaintext server are logged and
+   ignored. Thread-safe. */
 void wd_http_server_set_tls(struct wd_http_server *srv, struct wd_tls_ctx *tls);
 /*
  * Stop accepting, let in-flight requests finish (handlers blocked in a watch must return by
  * themselves), close idle connections, join every thread and free. Accepts NULL.
+ * Connections that are idle, mid-handshake or still sending a request are closed at once;
+ * stop() then waits for running handlers (without bound: wake blocked ones first) and the
+ * writes of their responses (bounded by io_timeout_ms). A unix socket file is removed.
  */
 void wd_http_server_stop(struct wd_http_server *srv);
 
@@ -188,13 +210,20 @@ struct wd_http_result {
 WD_MUST_USE int wd_http_client_new(const struct wd_http_client_config *cfg,
                                    struct wd_http_client **out, struct wd_diag *diag);
 void wd_http_client_free(struct wd_http_client *cli);
-/* Replace the TLS context (after the client's own certificate rotated); closes the connection. */
+/* Replace the TLS context (after the client's own certificate rotated); closes the connection.
+   Takes a reference; ignored for http:// and unix: clients. For https, NULL or a server
+   context makes requests fail with WD_ECONFIG until a client context is set. */
 void wd_http_client_set_tls(struct wd_http_client *cli, struct wd_tls_ctx *tls);
 
 /*
- * Send one request and read the whole response into *res (cleaned up and refilled).
+ * Send one request and read the whole response into *res (cleaned up and refilled: res
+ * must be zero-initialised, wd_http_result_init-ed or a previous result).
  * path includes any query. body may be NULL when len is 0; content_type may be NULL.
- * A reused keep-alive connection that the server had closed is reopened once, transparently.
+ * A reused keep-alive connection that the server had closed is reopened once, transparently:
+ * when a request on a reused connection fails before any response byte arrived (other than
+ * by timeout), it is sent again on a new connection. WD_EINVAL for a method that is not a
+ * token, CONNECT, a path that does not start with '/' or holds spaces or control bytes, or
+ * body NULL with len > 0.
  * Errors (diag says what): WD_EIO (connect/read/write, timeout), WD_ETLS (handshake,
  * server SVID rejected), WD_EPROTO (malformed response), WD_ELIMIT, WD_ENOMEM. An HTTP error
  * status is not an error here: check res->status.
@@ -203,6 +232,8 @@ WD_MUST_USE int wd_http_client_request(struct wd_http_client *cli, const char *m
                                        const char *path, const char *content_type, const void *body,
                                        size_t len, struct wd_http_result *res,
                                        struct wd_diag *diag);
+/* Make res empty (a zero-initialised struct is empty too). Infallible. */
+void wd_http_result_init(struct wd_http_result *res);
 void wd_http_result_cleanup(struct wd_http_result *res);
 
 #endif
