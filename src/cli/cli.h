@@ -33,6 +33,12 @@ int cli_cmd_ca(int argc, char **argv);
 int cli_cmd_cert(int argc, char **argv);
 /* `warden policy ...` (cmd_policy.c): check, eval and fmt Cedar policies. */
 int cli_cmd_policy(int argc, char **argv);
+/* `warden node|entry|token ...` (cmd_admin.c): admin calls to warden-control. */
+int cli_cmd_node(int argc, char **argv);
+int cli_cmd_entry(int argc, char **argv);
+int cli_cmd_token(int argc, char **argv);
+/* `warden svid fetch` (cmd_svid.c): SVIDs from the local agent's Workload API to files. */
+int cli_cmd_svid(int argc, char **argv);
 
 /*
  * Option parsing shared by every command (opts.c). A command describes its options in a
