@@ -1,9 +1,11 @@
 /*
  * Fuzz the Cedar evaluator and authorizer: the input is policy text; when it parses (and
  * its templates are linked), it is authorized against a fixed entity store and a few fixed
- * requests. Properties: no crash, hang or leak; the indexed decision equals the decision
- * from evaluating every policy one by one (same reasons, same erroring policies); a second
- * decision with the same scratch is identical and allocates nothing.
+ * requests. Properties: no crash, hang or leak; the indexed decision (request uids resolved
+ * against the set and the store, struct wd_cedar_fast) equals the decision from evaluating
+ * every policy one by one by content (same reasons, same erroring policies with the same
+ * error codes); a second decision with the same scratch is identical and allocates
+ * nothing.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -102,7 +104,8 @@ static void brute_force(const struct wd_cedar_policyset *ps, const struct wd_ced
         int rc = wd_cedar_eval_policy(&env, p, &sat);
         WD_BUG_ON(rc != WD_OK && rc != WD_EDENIED);
         if (rc == WD_EDENIED) {
-            WD_BUG_ON(ne >= resp->nerrors || strcmp(resp->errors[ne].policy_id, p->id->p) != 0);
+            WD_BUG_ON(ne >= resp->nerrors || strcmp(resp->errors[ne].policy_id, p->id->p) != 0
+                      || resp->errors[ne].code != env.err.code);
             ne++;
         } else if (sat && p->effect == WD_CEDAR_FORBID) {
             WD_BUG_ON(resp->allow || nf >= resp->nreasons

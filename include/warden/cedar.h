@@ -523,13 +523,21 @@ struct wd_cedar_validation;
 /*
  * Validate every static policy, template and linked policy of ps against schema s (strict
  * mode). Both are borrowed; ps must outlive the result. On WD_OK *out holds the issues
- * (possibly none): the set is valid iff wd_cedar_validation_error_count is 0. Returns
- * WD_OK, WD_ENOMEM, WD_EINVAL (NULL argument). Thread-safe for shared s and ps.
+ * (possibly none): the set is valid iff wd_cedar_validation_error_count is 0. Every error
+ * is reported, not only the first of a policy: after an error the checker goes on with the
+ * sibling operands, the other conjuncts and conditions and the other request environments,
+ * giving a failed subexpression Cedar's recovery type when it has one (a failed `+` is
+ * still a Long, a failed test a Bool; an undeclared attribute has none and causes no
+ * further error); an error found in several environments is reported once per policy
+ * (same kind, position and message), as Cedar deduplicates them. Returns WD_OK,
+ * WD_ENOMEM, WD_EINVAL (NULL argument). Thread-safe for shared s and ps.
  */
 WD_MUST_USE int wd_cedar_validate(const struct wd_cedar_schema *s,
                                   const struct wd_cedar_policyset *ps,
                                   struct wd_cedar_validation **out);
-/* Errors and warnings, in policy order (errors of a policy before its warnings). */
+/* Errors and warnings, in policy order (errors of a policy before its warnings). Within a
+ * policy, errors come in the order found: the scope and entity checks first, then the
+ * type errors, expression by expression. */
 size_t wd_cedar_validation_count(const struct wd_cedar_validation *v);
 size_t wd_cedar_validation_error_count(const struct wd_cedar_validation *v);
 const struct wd_cedar_vissue *wd_cedar_validation_issue(const struct wd_cedar_validation *v,

@@ -205,6 +205,42 @@ int wd_cedar_intern(struct wd_cedar_policyset *ps, const char *p, size_t len,
     return WD_OK;
 }
 
+const struct wd_cedar_sym *wd_cedar_sym_find_sym(const struct wd_cedar_policyset *ps,
+                                                 const struct wd_cedar_sym *sym)
+{
+    if (ps->cap_syms == 0) {
+        return NULL;
+    }
+    uint32_t j = sym->hash & (ps->cap_syms - 1);
+    while (ps->syms[j] != NULL) {
+        const struct wd_cedar_sym *x = ps->syms[j];
+        if (wd_cedar_sym_eq(x, sym)) {
+            return x;
+        }
+        j = (j + 1) & (ps->cap_syms - 1);
+    }
+    return NULL;
+}
+
+const struct wd_cedar_euid *wd_cedar_euid_find(const struct wd_cedar_policyset *ps,
+                                               const struct wd_cedar_euid *u)
+{
+    if (ps->cap_euids == 0) {
+        return NULL;
+    }
+    uint32_t j = u->hash & (ps->cap_euids - 1);
+    while (ps->euids[j] != NULL) {
+        const struct wd_cedar_euid *x = ps->euids[j];
+        if (x == u
+            || (x->hash == u->hash && wd_cedar_sym_eq(x->id, u->id)
+                && wd_cedar_sym_eq(x->type, u->type))) {
+            return x;
+        }
+        j = (j + 1) & (ps->cap_euids - 1);
+    }
+    return NULL;
+}
+
 int wd_cedar_intern_euid(struct wd_cedar_policyset *ps, const struct wd_cedar_sym *type,
                          const struct wd_cedar_sym *id, const struct wd_cedar_euid **out)
 {
@@ -230,6 +266,7 @@ int wd_cedar_intern_euid(struct wd_cedar_policyset *ps, const struct wd_cedar_sy
     u->type = type;
     u->id = id;
     u->hash = h;
+    u->idx = ps->neuids + 1;
     uint32_t j = h & (ps->cap_euids - 1);
     while (ps->euids[j] != NULL) {
         j = (j + 1) & (ps->cap_euids - 1);

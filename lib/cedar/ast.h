@@ -7,6 +7,9 @@
  *        wd_cedar_arena_alloc / wd_cedar_ps_alloc return an int status with an out
  *        parameter; added wd_cedar_ext_lookup; WD_CEDAR_MAX_HEIGHT; WD_CEDAR_MAX_NODES is a
  *        size_t.
+ *   v1.2 wd_cedar_euid.idx (dense per-set index of interned uids, 0 elsewhere) and
+ *        wd_cedar_euid_find; u.list.pre (extension constructors with a literal argument,
+ *        evaluated once by the parser).
  *
  * Produced by lib/cedar/parser.c, printed by lib/cedar/printer.c, consumed by the evaluator
  * and the validator. The public API (include/warden/cedar.h) treats the policy set as
@@ -109,12 +112,59 @@ struct wd_cedar_euid {
     const struct wd_cedar_sym *type;
     const struct wd_cedar_sym *id;
     uint32_t hash; /* wd_cedar_euid_hash_of(type->hash, id->hash) */
+    /*
+     * Uids interned in a policy set: 1, 2, ... in interning order (dense, so evaluator
+     * tables can be arrays indexed by it; at most the set's neuids). Uids built anywhere
+     * else (entity stores, requests, values): 0.
+     */
+    uint32_t idx;
 };
+
+/*
+ * a[0..n) == b[0..n), inline without a call for n <= 32 (overlapping word compares): the
+ * names and ids the evaluator compares are mostly that short.
+ */
+static inline bool wd_cedar_bytes_eq(const char *a, const char *b, size_t n)
+{
+    uint64_t x[4], y[4];
+    if (n > 32) {
+        return memcmp(a, b, n) == 0;
+    }
+    if (n >= 16) {
+        memcpy(x, a, 16);
+        memcpy(y, b, 16);
+        memcpy(x + 2, a + n - 16, 16);
+        memcpy(y + 2, b + n - 16, 16);
+        return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3])) == 0;
+    }
+    if (n >= 8) {
+        memcpy(x, a, 8);
+        memcpy(y, b, 8);
+        memcpy(x + 1, a + n - 8, 8);
+        memcpy(y + 1, b + n - 8, 8);
+        return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
+    }
+    if (n >= 4) {
+        uint32_t p, q, r, t;
+        memcpy(&p, a, 4);
+        memcpy(&q, b, 4);
+        memcpy(&r, a + n - 4, 4);
+        memcpy(&t, b + n - 4, 4);
+        return ((p ^ q) | (r ^ t)) == 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (a[i] != b[i]) {
+            return false;
+        }
+    }
+    return true;
+}
 
 /* Byte-wise equality of two syms from possibly different sets. */
 static inline bool wd_cedar_sym_eq(const struct wd_cedar_sym *a, const struct wd_cedar_sym *b)
 {
-    return a == b || (a->len == b->len && a->hash == b->hash && memcmp(a->p, b->p, a->len) == 0);
+    return a == b
+           || (a->len == b->len && a->hash == b->hash && wd_cedar_bytes_eq(a->p, b->p, a->len));
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -276,10 +326,17 @@ struct wd_cedar_expr {
             const struct wd_cedar_sym *type;
             const struct wd_cedar_expr *in; /* NULL: no `in` */
         } is;
-        /* E_SET elements; E_EXT arguments (for methods items[0] is the receiver). */
+        /*
+         * E_SET elements; E_EXT arguments (for methods items[0] is the receiver). For an
+         * extension constructor (ip, decimal, datetime, duration) whose one argument is a
+         * string literal that the constructor accepts, pre is its value, computed once by
+         * the parser (a struct wd_cedar_value in the set's arena); else NULL (evaluate the
+         * call, which then reports the error).
+         */
         struct {
             const struct wd_cedar_expr *const *items;
             uint32_t n;
+            const struct wd_cedar_value *pre;
         } list;
         struct {
             const struct wd_cedar_sym *const *keys;
@@ -365,6 +422,8 @@ struct wd_cedar_policy {
  * order followed by linked policies in link order. templates[] holds templates in file
  * order (never evaluated directly).
  */
+struct wd_cedar_value;
+
 struct wd_cedar_policyset {
     struct wd_cedar_arena arena;
     const struct wd_cedar_policy **policies;
@@ -401,6 +460,15 @@ WD_MUST_USE int wd_cedar_intern(struct wd_cedar_policyset *ps, const char *p, si
 WD_MUST_USE int wd_cedar_intern_euid(struct wd_cedar_policyset *ps, const struct wd_cedar_sym *type,
                                      const struct wd_cedar_sym *id,
                                      const struct wd_cedar_euid **out);
+/*
+ * The uid of ps with the same type and id bytes as u (u may come from anywhere), or NULL.
+ * Thread-safe on a set no longer being built.
+ */
+const struct wd_cedar_euid *wd_cedar_euid_find(const struct wd_cedar_policyset *ps,
+                                               const struct wd_cedar_euid *u);
+/* The sym of ps with the same bytes as sym (from anywhere; its hash is trusted), or NULL. */
+const struct wd_cedar_sym *wd_cedar_sym_find_sym(const struct wd_cedar_policyset *ps,
+                                                 const struct wd_cedar_sym *sym);
 /* Look up a sym without inserting; NULL if ps has no such string. */
 const struct wd_cedar_sym *wd_cedar_sym_find(const struct wd_cedar_policyset *ps, const char *p,
                                              size_t len);

@@ -16,6 +16,13 @@
  * always list are the candidates, which are then evaluated in full (scope first). A
  * decision therefore costs O(ancestors x probes + candidates), not O(policies).
  *
+ * Resolution. Keys are the policy set's interned uids and type names, compared by pointer.
+ * Per decision, each request uid and each of its store ancestors is looked up once in the
+ * set's intern table (a hash probe and one byte comparison on a hit); the results (struct
+ * wd_cedar_fast: the set's uid pointer, a mark per set uid it equals or descends from, the
+ * store entity) let scope constraints and `in` / attribute reads on the request variables
+ * run without comparing bytes or searching the store again.
+ *
  * Memory. The authz is immutable after wd_cedar_authz_new. The scratch holds the
  * evaluation zone, the stamp array, the candidate list and the response arrays; all are
  * reused, so once a scratch has served the largest request it will see, a decision makes
@@ -62,6 +69,9 @@ struct wd_cedar_authz {
 
 struct wd_cedar_scratch {
     struct wd_cedar_zone zone;
+    uint32_t *mark; /* NVARS rows of (set uids + 1) generation marks: struct wd_cedar_fast */
+    size_t nmark;
+    struct wd_cedar_fast fast;
     uint32_t *stamp; /* per policy: generation that last saw it */
     size_t nstamp;
     uint32_t gen;
@@ -71,6 +81,10 @@ struct wd_cedar_scratch {
     size_t capreasons;
     struct wd_cedar_policy_error *errors;
     size_t caperrors;
+    uint32_t *sel; /* policy indexes: satisfied forbids from the front, permits from the back */
+    size_t capsel;
+    uint32_t *eidx; /* policy index of each entry of errors[] */
+    size_t capeidx;
 };
 
 /* ---- keys of a policy ---- */
@@ -130,10 +144,8 @@ static bool key_eq(const struct ikey *k, uint8_t var, uint8_t kind, const void *
     if (k->var != var || k->kind != kind || k->hash != hash) {
         return false;
     }
-    if (kind == KEY_UID) {
-        return wd_cedar_euid_eq(k->key, key);
-    }
-    return wd_cedar_sym_eq(k->key, key);
+    /* Both are interned in the set (keys come from its scopes, probes are resolved). */
+    return k->key == key;
 }
 
 static struct ikey *tab_slot(const struct wd_cedar_authz *az, uint8_t var, uint8_t kind,
@@ -334,9 +346,12 @@ void wd_cedar_scratch_free(struct wd_cedar_scratch *s)
     }
     wd_cedar_zone_cleanup(&s->zone);
     wd_free(s->stamp);
+    wd_free(s->mark);
     wd_free(s->cand);
     wd_free(s->reasons);
     wd_free(s->errors);
+    wd_free(s->sel);
+    wd_free(s->eidx);
     wd_free(s);
 }
 
@@ -358,8 +373,17 @@ static int grow(void **p, size_t *cap, size_t need, size_t size)
     return WD_OK;
 }
 
-static int scratch_prepare(struct wd_cedar_scratch *s, uint32_t npol)
+static int scratch_prepare(struct wd_cedar_scratch *s, uint32_t npol, size_t nmark)
 {
+    if (s->nmark < nmark) {
+        uint32_t *nm = wd_calloc(nmark, sizeof(*nm));
+        if (nm == NULL) {
+            return WD_ENOMEM;
+        }
+        wd_free(s->mark);
+        s->mark = nm;
+        s->nmark = nmark;
+    }
     if (s->nstamp < npol) {
         uint32_t *ns = wd_calloc(npol, sizeof(*ns));
         if (ns == NULL) {
@@ -368,14 +392,22 @@ static int scratch_prepare(struct wd_cedar_scratch *s, uint32_t npol)
         wd_free(s->stamp);
         s->stamp = ns;
         s->nstamp = npol;
-        s->gen = 0;
+        /* gen goes on: zeroes never equal a current generation, and the marks (which
+           are not cleared here) must not see an old generation again. */
     }
     WD_TRY(grow((void **)&s->cand, &s->capcand, (size_t)npol + 1, sizeof(*s->cand)));
     WD_TRY(grow((void **)&s->reasons, &s->capreasons, (size_t)npol + 1, sizeof(*s->reasons)));
     WD_TRY(grow((void **)&s->errors, &s->caperrors, (size_t)npol + 1, sizeof(*s->errors)));
+    WD_TRY(grow((void **)&s->sel, &s->capsel, (size_t)npol + 1, sizeof(*s->sel)));
+    WD_TRY(grow((void **)&s->eidx, &s->capeidx, (size_t)npol + 1, sizeof(*s->eidx)));
     s->gen++;
     if (s->gen == 0) {
-        memset(s->stamp, 0, s->nstamp * sizeof(*s->stamp));
+        if (s->nstamp > 0) {
+            memset(s->stamp, 0, s->nstamp * sizeof(*s->stamp));
+        }
+        if (s->nmark > 0) {
+            memset(s->mark, 0, s->nmark * sizeof(*s->mark));
+        }
         s->gen = 1;
     }
     s->ncand = 0;
@@ -403,59 +435,85 @@ static void probe(const struct wd_cedar_authz *az, struct wd_cedar_scratch *s, u
     }
 }
 
+/*
+ * Resolve request variable v (uid u) against the set and the store into s->fast and the
+ * marks, and add the policies filed under its keys to the candidates.
+ */
+static void resolve(const struct wd_cedar_authz *az, const struct wd_cedar_entities *ents,
+                    const struct wd_cedar_euid *u, uint8_t v, struct wd_cedar_scratch *s)
+{
+    struct wd_cedar_fast *f = &s->fast;
+    uint32_t *m = s->mark + (size_t)v * f->stride;
+    bool index = az->nkeys_var[v] != 0;
+    const struct wd_cedar_euid *pu = wd_cedar_euid_find(az->ps, u);
+    const struct wd_cedar_entity *ent = wd_cedar_entities_get(ents, u);
+    f->uid[v] = pu != NULL ? pu : u;
+    f->type[v] = pu != NULL ? pu->type : wd_cedar_sym_find_sym(az->ps, u->type);
+    f->ent[v] = ent;
+    if (pu != NULL) {
+        m[pu->idx] = s->gen;
+        if (index) {
+            probe(az, s, v, KEY_UID, pu, pu->hash);
+        }
+    }
+    if (ent != NULL) {
+        for (size_t i = 0; i < ent->nanc; i++) {
+            const struct wd_cedar_euid *a = wd_cedar_euid_find(az->ps, ent->anc[i]);
+            if (a != NULL) {
+                m[a->idx] = s->gen;
+                if (index) {
+                    probe(az, s, v, KEY_UID, a, a->hash);
+                }
+            }
+        }
+    }
+    if (index && az->probe_type[v] && f->type[v] != NULL) {
+        probe(az, s, v, KEY_TYPE, f->type[v], f->type[v]->hash);
+    }
+}
+
 static void collect(const struct wd_cedar_authz *az, const struct wd_cedar_entities *ents,
                     const struct wd_cedar_euid *const uids[NVARS], struct wd_cedar_scratch *s)
 {
     add_list(s, az->always, az->nalways);
+    s->fast.ps = az->ps;
+    s->fast.mark = s->mark;
+    s->fast.gen = s->gen;
+    s->fast.stride = az->ps->neuids + 1;
     for (size_t v = 0; v < NVARS; v++) {
-        if (az->nkeys_var[v] == 0) {
-            continue;
-        }
-        const struct wd_cedar_euid *u = uids[v];
-        probe(az, s, (uint8_t)v, KEY_UID, u, u->hash);
-        const struct wd_cedar_entity *ent = wd_cedar_entities_get(ents, u);
-        if (ent != NULL) {
-            for (size_t i = 0; i < ent->nanc; i++) {
-                probe(az, s, (uint8_t)v, KEY_UID, ent->anc[i], ent->anc[i]->hash);
-            }
-        }
-        if (az->probe_type[v]) {
-            probe(az, s, (uint8_t)v, KEY_TYPE, u->type, u->type->hash);
-        }
+        resolve(az, ents, uids[v], (uint8_t)v, s);
     }
 }
 
+/* Insertion sort (the lists sorted here are the few satisfied or failed policies). */
 static void sort_u32(uint32_t *v, size_t n)
 {
-    static const size_t gaps[] = {1750, 701, 301, 132, 57, 23, 10, 4, 1};
-    for (size_t g = 0; g < WD_ARRAY_LEN(gaps); g++) {
-        size_t gap = gaps[g];
-        for (size_t i = gap; i < n; i++) {
-            uint32_t t = v[i];
-            size_t j = i;
-            while (j >= gap && v[j - gap] > t) {
-                v[j] = v[j - gap];
-                j -= gap;
-            }
-            v[j] = t;
+    for (size_t i = 1; i < n; i++) {
+        uint32_t t = v[i];
+        size_t j = i;
+        while (j > 0 && v[j - 1] > t) {
+            v[j] = v[j - 1];
+            j--;
         }
+        v[j] = t;
     }
 }
 
-/* Candidates in policy-set order: sort a short list, or scan the stamps for a long one. */
-static void order_candidates(const struct wd_cedar_authz *az, struct wd_cedar_scratch *s)
+/* errors[0..n) into policy-set order, by their policy indexes eidx[0..n). */
+static void sort_errors(struct wd_cedar_scratch *s, size_t n)
 {
-    if (s->ncand <= 64 || s->ncand * 8 < az->npol) {
-        sort_u32(s->cand, s->ncand);
-        return;
-    }
-    size_t n = 0;
-    for (uint32_t i = 0; i < az->npol; i++) {
-        if (s->stamp[i] == s->gen) {
-            s->cand[n++] = i;
+    for (size_t i = 1; i < n; i++) {
+        uint32_t t = s->eidx[i];
+        struct wd_cedar_policy_error e = s->errors[i];
+        size_t j = i;
+        while (j > 0 && s->eidx[j - 1] > t) {
+            s->eidx[j] = s->eidx[j - 1];
+            s->errors[j] = s->errors[j - 1];
+            j--;
         }
+        s->eidx[j] = t;
+        s->errors[j] = e;
     }
-    s->ncand = n;
 }
 
 static const char *error_message(struct wd_cedar_scratch *s, const struct wd_cedar_everr *err)
@@ -478,30 +536,35 @@ int wd_cedar_authorize(const struct wd_cedar_authz *az, const struct wd_cedar_en
     WD_ENSURE(wd_cedar_entities_frozen(ents), WD_EINVAL);
     WD_ENSURE(req->principal != NULL && req->action != NULL && req->resource != NULL, WD_EINVAL);
     WD_ENSURE(!req->in_context, WD_EINVAL);
-    WD_TRY(scratch_prepare(s, az->npol));
+    WD_TRY(scratch_prepare(s, az->npol, (size_t)NVARS * ((size_t)az->ps->neuids + 1)));
 
     const struct wd_cedar_euid *const uids[NVARS] = {req->principal, req->action, req->resource};
     collect(az, ents, uids, s);
-    order_candidates(az, s);
 
     struct wd_cedar_env env;
     memset(&env, 0, sizeof(env));
     env.ents = ents;
     env.zone = &s->zone;
     env.principal.kind = WD_CV_ENTITY;
-    env.principal.u.uid = req->principal;
+    env.principal.u.uid = s->fast.uid[0];
     env.action.kind = WD_CV_ENTITY;
-    env.action.u.uid = req->action;
+    env.action.u.uid = s->fast.uid[1];
     env.resource.kind = WD_CV_ENTITY;
-    env.resource.u.uid = req->resource;
+    env.resource.u.uid = s->fast.uid[2];
     env.context = req->context;
+    env.fast = &s->fast;
 
-    /* Satisfied forbids fill reasons from the front, satisfied permits from the back
-     * (reversed at the end), so both keep policy-set order without a second array. */
+    /*
+     * Candidates are evaluated in the order they were collected (every one is evaluated:
+     * the order changes nothing but the order of the results). Satisfied forbids fill sel
+     * from the front, satisfied permits from the back; they and the errors are put in
+     * policy-set order at the end.
+     */
     size_t nforbid = 0, npermit = 0, nerr = 0;
-    size_t cap = s->capreasons;
+    size_t cap = s->capsel;
     for (size_t c = 0; c < s->ncand; c++) {
-        const struct wd_cedar_policy *p = az->ps->policies[s->cand[c]];
+        uint32_t pi = s->cand[c];
+        const struct wd_cedar_policy *p = az->ps->policies[pi];
         env.steps = WD_CEDAR_EVAL_STEPS;
         bool sat = false;
         int rc = wd_cedar_eval_policy(&env, p, &sat);
@@ -509,6 +572,7 @@ int wd_cedar_authorize(const struct wd_cedar_authz *az, const struct wd_cedar_en
             s->errors[nerr].policy_id = p->id->p;
             s->errors[nerr].code = env.err.code;
             s->errors[nerr].message = error_message(s, &env.err);
+            s->eidx[nerr] = pi;
             nerr++;
             continue;
         }
@@ -521,26 +585,30 @@ int wd_cedar_authorize(const struct wd_cedar_authz *az, const struct wd_cedar_en
             continue;
         }
         if (p->effect == WD_CEDAR_FORBID) {
-            s->reasons[nforbid++] = p->id->p;
+            s->sel[nforbid++] = pi;
         } else {
-            s->reasons[cap - 1 - npermit++] = p->id->p;
+            s->sel[cap - 1 - npermit++] = pi;
         }
     }
+    uint32_t *sel = NULL;
+    size_t nsel = 0;
     if (nforbid > 0) {
-        resp->allow = false;
-        resp->reasons = s->reasons;
-        resp->nreasons = nforbid;
+        sel = s->sel;
+        nsel = nforbid;
     } else if (npermit > 0) {
-        const char **r = s->reasons + cap - npermit;
-        for (size_t i = 0; i < npermit / 2; i++) {
-            const char *t = r[i];
-            r[i] = r[npermit - 1 - i];
-            r[npermit - 1 - i] = t;
-        }
+        sel = s->sel + cap - npermit;
+        nsel = npermit;
         resp->allow = true;
-        resp->reasons = r;
-        resp->nreasons = npermit;
     }
+    if (nsel > 0) {
+        sort_u32(sel, nsel);
+        for (size_t i = 0; i < nsel; i++) {
+            s->reasons[i] = az->ps->policies[sel[i]]->id->p;
+        }
+        resp->reasons = s->reasons;
+        resp->nreasons = nsel;
+    }
+    sort_errors(s, nerr);
     resp->errors = s->errors;
     resp->nerrors = nerr;
     return WD_OK;

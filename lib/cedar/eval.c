@@ -407,12 +407,58 @@ static void set_bool(struct wd_cedar_value *out, bool b)
     out->u.b = b;
 }
 
+/* The store's entity for uid (NULL: not in the store), cached for the request variables. */
+static const struct wd_cedar_entity *entity_of(const struct wd_cedar_env *env,
+                                               const struct wd_cedar_euid *uid)
+{
+    const struct wd_cedar_fast *f = env->fast;
+    if (f != NULL) {
+        for (size_t v = 0; v < WD_ARRAY_LEN(f->uid); v++) {
+            if (uid == f->uid[v]) {
+                return f->ent[v];
+            }
+        }
+    }
+    return wd_cedar_entities_get(env->ents, uid);
+}
+
+/* uid == target or target is an ancestor of uid (ent: uid's entity, NULL if none). */
+static bool descends(const struct wd_cedar_env *env, const struct wd_cedar_euid *uid,
+                     const struct wd_cedar_entity *ent, const struct wd_cedar_euid *target)
+{
+    const struct wd_cedar_fast *f = env->fast;
+    if (f != NULL && target->idx != 0 && target->idx < f->stride) {
+        for (size_t v = 0; v < WD_ARRAY_LEN(f->uid); v++) {
+            if (uid == f->uid[v]) {
+                return f->mark[v * f->stride + target->idx] == f->gen;
+            }
+        }
+    }
+    return wd_cedar_euid_eq(uid, target)
+           || (ent != NULL && wd_cedar_entity_has_ancestor(ent, target));
+}
+
+/* Whether uid's type is type (a sym of the policy set being evaluated). */
+static bool is_type(const struct wd_cedar_env *env, const struct wd_cedar_euid *uid,
+                    const struct wd_cedar_sym *type)
+{
+    const struct wd_cedar_fast *f = env->fast;
+    if (f != NULL) {
+        for (size_t v = 0; v < WD_ARRAY_LEN(f->uid); v++) {
+            if (uid == f->uid[v]) {
+                return type == f->type[v];
+            }
+        }
+    }
+    return wd_cedar_sym_eq(uid->type, type);
+}
+
 /* `uid in rhs` with rhs an entity or a set of entities (Cedar: inₑ / inₛ). */
 static int eval_in(struct wd_cedar_env *env, const struct wd_cedar_euid *uid,
                    const struct wd_cedar_value *rhs, bool *out)
 {
     if (rhs->kind == WD_CV_ENTITY) {
-        *out = wd_cedar_entities_in(env->ents, uid, rhs->u.uid);
+        *out = descends(env, uid, entity_of(env, uid), rhs->u.uid);
         return WD_OK;
     }
     if (rhs->kind != WD_CV_SET) {
@@ -424,10 +470,9 @@ static int eval_in(struct wd_cedar_env *env, const struct wd_cedar_euid *uid,
             return fail_type(env, "entity", s->v[i].kind);
         }
     }
-    const struct wd_cedar_entity *ent = wd_cedar_entities_get(env->ents, uid);
+    const struct wd_cedar_entity *ent = entity_of(env, uid);
     for (size_t i = 0; i < s->n; i++) {
-        const struct wd_cedar_euid *t = s->v[i].u.uid;
-        if (wd_cedar_euid_eq(uid, t) || (ent != NULL && wd_cedar_entity_has_ancestor(ent, t))) {
+        if (descends(env, uid, ent, s->v[i].u.uid)) {
             *out = true;
             return WD_OK;
         }
@@ -447,7 +492,7 @@ static int attrs_of(struct wd_cedar_env *env, const struct wd_cedar_value *v, bo
     if (v->kind != WD_CV_ENTITY) {
         return fail_type(env, "record or entity", v->kind);
     }
-    const struct wd_cedar_entity *ent = wd_cedar_entities_get(env->ents, v->u.uid);
+    const struct wd_cedar_entity *ent = entity_of(env, v->u.uid);
     if (ent == NULL) {
         if (for_has) {
             *out = &wd_cedar_empty_record;
@@ -579,7 +624,7 @@ static int eval_binary(struct wd_cedar_env *env, const struct wd_cedar_expr *e,
         if (b.kind != WD_CV_STRING) {
             return fail_type(env, "string", b.kind);
         }
-        const struct wd_cedar_entity *ent = wd_cedar_entities_get(env->ents, a.u.uid);
+        const struct wd_cedar_entity *ent = entity_of(env, a.u.uid);
         const struct wd_cedar_value *t =
                 ent != NULL ? wd_cedar_record_get(ent->tags, b.u.s.p, b.u.s.len) : NULL;
         if (k == WD_CEDAR_E_HAS_TAG) {
@@ -838,7 +883,7 @@ static int eval(struct wd_cedar_env *env, const struct wd_cedar_expr *e, struct 
         if (v.kind != WD_CV_ENTITY) {
             return fail_type(env, "entity", v.kind);
         }
-        bool r = wd_cedar_sym_eq(v.u.uid->type, e->u.is.type);
+        bool r = is_type(env, v.u.uid, e->u.is.type);
         if (r && e->u.is.in != NULL) {
             struct wd_cedar_value rhs;
             WD_TRY(eval(env, e->u.is.in, &rhs));
@@ -852,6 +897,13 @@ static int eval(struct wd_cedar_env *env, const struct wd_cedar_expr *e, struct 
     case WD_CEDAR_E_RECORD:
         return eval_record(env, e, out);
     case WD_CEDAR_E_EXT:
+        /* A constructor with a valid literal, evaluated by the parser: the same value and
+         * the same step count (the call and its argument) as evaluating it. */
+        if (e->u.list.pre != NULL && env->steps > 0) {
+            env->steps--;
+            *out = *e->u.list.pre;
+            return WD_OK;
+        }
         return eval_ext(env, e, out);
     case WD_CEDAR_E__COUNT:
         break;
@@ -899,13 +951,59 @@ bool wd_cedar_scope_match(const struct wd_cedar_env *env, const struct wd_cedar_
     return false;
 }
 
+/* wd_cedar_scope_match on the resolutions of struct wd_cedar_fast (not for slots). */
+static inline bool scope_fast(const struct wd_cedar_fast *f, const struct wd_cedar_scope *sc,
+                              size_t var)
+{
+    const uint32_t *m = f->mark + var * f->stride;
+    switch ((enum wd_cedar_scope_op)sc->op) {
+    case WD_CEDAR_SCOPE_ANY:
+        return true;
+    case WD_CEDAR_SCOPE_EQ:
+        return sc->euid == f->uid[var];
+    case WD_CEDAR_SCOPE_IN:
+        return m[sc->euid->idx] == f->gen;
+    case WD_CEDAR_SCOPE_IS:
+        return sc->type == f->type[var];
+    case WD_CEDAR_SCOPE_IS_IN:
+        return sc->type == f->type[var] && m[sc->euid->idx] == f->gen;
+    case WD_CEDAR_SCOPE_IN_SET:
+        for (uint32_t i = 0; i < sc->n; i++) {
+            if (m[sc->euids[i]->idx] == f->gen) {
+                return true;
+            }
+        }
+        return false;
+    }
+    return false;
+}
+
+static bool scope_ok(const struct wd_cedar_env *env, const struct wd_cedar_scope *sc, size_t var,
+                     const struct wd_cedar_euid *uid, const struct wd_cedar_euid *slot)
+{
+    if (env->fast != NULL && !sc->slot) {
+        return scope_fast(env->fast, sc, var);
+    }
+    return wd_cedar_scope_match(env, sc, uid, slot);
+}
+
 int wd_cedar_eval_policy(struct wd_cedar_env *env, const struct wd_cedar_policy *p, bool *sat)
 {
-    memset(&env->err, 0, sizeof(env->err));
+    /* Every error sets err.code (after any other field), so code 0 means still clear. */
+    if (env->err.code != 0) {
+        memset(&env->err, 0, sizeof(env->err));
+    }
     *sat = false;
-    if (!wd_cedar_scope_match(env, &p->principal, env->principal.u.uid, env->slot_principal)
-        || !wd_cedar_scope_match(env, &p->action, env->action.u.uid, NULL)
-        || !wd_cedar_scope_match(env, &p->resource, env->resource.u.uid, env->slot_resource)) {
+    const struct wd_cedar_fast *f = env->fast;
+    if (f != NULL && !p->principal.slot && !p->resource.slot) {
+        /* The authorizer's case: integer and pointer tests only. */
+        if (!scope_fast(f, &p->principal, 0) || !scope_fast(f, &p->action, 1)
+            || !scope_fast(f, &p->resource, 2)) {
+            return WD_OK;
+        }
+    } else if (!scope_ok(env, &p->principal, 0, env->principal.u.uid, env->slot_principal)
+               || !scope_ok(env, &p->action, 1, env->action.u.uid, NULL)
+               || !scope_ok(env, &p->resource, 2, env->resource.u.uid, env->slot_resource)) {
         return WD_OK;
     }
     for (uint32_t i = 0; i < p->nconds; i++) {

@@ -41,6 +41,30 @@ struct wd_cedar_everr {
 /* Format an error as Cedar words it (approximately), into out[0..max). */
 size_t wd_cedar_everr_format(const struct wd_cedar_everr *e, char *out, size_t max);
 
+/*
+ * What the authorizer resolves once per decision so that scope constraints and entity
+ * tests compare integers and pointers instead of bytes (all optional: an env without it
+ * evaluates by content). For each request variable v (0 principal, 1 action, 2 resource):
+ *   uid[v]   the request's uid, or the policy set's interned uid with the same content
+ *            (so a policy literal equals it exactly when the pointers are equal);
+ *   type[v]  the set's interned sym for the uid's type, or NULL (then no `is T` of the
+ *            set can match);
+ *   ent[v]   the store's entity for it, or NULL (not in the store);
+ *   mark     the rows v * stride + idx: == gen when uid[v] is (or descends from) the set's
+ *            uid with that idx (struct wd_cedar_euid.idx, 1 ... stride - 1).
+ * Invariant: every uid with a nonzero idx that the evaluation meets is one of ps's (the
+ * policies evaluated are ps's; stores and requests build uids with idx 0).
+ */
+struct wd_cedar_fast {
+    const struct wd_cedar_policyset *ps;
+    const uint32_t *mark;
+    uint32_t gen;
+    uint32_t stride;
+    const struct wd_cedar_euid *uid[3];
+    const struct wd_cedar_sym *type[3];
+    const struct wd_cedar_entity *ent[3];
+};
+
 /* Per-evaluation state. */
 struct wd_cedar_env {
     const struct wd_cedar_entities *ents;
@@ -50,6 +74,9 @@ struct wd_cedar_env {
     struct wd_cedar_everr err;  /* set when an evaluation fails */
     /* Slot values for templates evaluated without linking (NULL: unlinked). */
     const struct wd_cedar_euid *slot_principal, *slot_resource;
+    /* Per-decision resolutions (NULL: compare by content). principal/action/resource
+     * above must then hold fast->uid[0..2]. */
+    const struct wd_cedar_fast *fast;
 };
 
 /* Default step budget per policy: far beyond any real policy, bounds fuzzed input. */
@@ -72,8 +99,9 @@ bool wd_cedar_scope_match(const struct wd_cedar_env *env, const struct wd_cedar_
 
 /*
  * Evaluate a whole policy: scope, then conditions in order (short-circuit). *sat is true
- * when the policy is satisfied. WD_OK, WD_EDENIED (error in env->err), or as
- * wd_cedar_eval_expr for warden's own limits.
+ * when the policy is satisfied. env must have been zero-initialised before its first use
+ * (env->err in particular; it is cleared again after an error). WD_OK, WD_EDENIED (error in
+ * env->err), or as wd_cedar_eval_expr for warden's own limits.
  */
 WD_MUST_USE int wd_cedar_eval_policy(struct wd_cedar_env *env, const struct wd_cedar_policy *p,
                                      bool *sat);

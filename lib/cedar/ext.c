@@ -328,14 +328,37 @@ bool wd_cedar_ip_is_multicast(const struct wd_cedar_ip *a)
 }
 
 /* First (network) and last (broadcast) address of a's range, big-endian. */
-static void ip_bounds(const struct wd_cedar_ip *a, uint8_t lo[16], uint8_t hi[16])
+/* Big-endian load of 8 bytes. */
+static uint64_t load_be64(const uint8_t *p)
 {
-    size_t len = ip_len(a);
-    for (size_t k = 0; k < len; k++) {
-        unsigned bits = a->prefix > 8 * k ? a->prefix - 8 * (unsigned)k : 0;
-        uint8_t mask = bits >= 8 ? 0xff : (uint8_t)(0xff00u >> bits);
-        lo[k] = a->addr[k] & mask;
-        hi[k] = a->addr[k] | (uint8_t)~mask;
+    uint64_t v;
+    memcpy(&v, p, sizeof(v));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    return v;
+#else
+    return __builtin_bswap64(v);
+#endif
+}
+
+/* The network mask of the first `bits` bits of a 64-bit word (bits may exceed 64). */
+static uint64_t mask64(unsigned bits)
+{
+    return bits >= 64 ? ~(uint64_t)0 : bits == 0 ? 0 : ~(uint64_t)0 << (64 - bits);
+}
+
+/* An address as a 128-bit big-endian number (IPv4: its 32 bits at the top) and the mask
+ * of its prefix, as two 64-bit halves each: the same order as comparing the bytes. */
+static void ip_num(const struct wd_cedar_ip *a, uint64_t v[2], uint64_t m[2])
+{
+    v[0] = load_be64(a->addr);
+    v[1] = a->v6 ? load_be64(a->addr + 8) : 0;
+    unsigned p = a->prefix;
+    m[0] = mask64(p);
+    m[1] = mask64(p > 64 ? p - 64 : 0);
+    if (!a->v6) {
+        /* addr[4..15] are zero for IPv4; only the 32 address bits count. */
+        m[0] |= ~mask64(32);
+        m[1] = ~(uint64_t)0;
     }
 }
 
@@ -344,11 +367,17 @@ bool wd_cedar_ip_in_range(const struct wd_cedar_ip *a, const struct wd_cedar_ip 
     if (a->v6 != b->v6) {
         return false;
     }
-    uint8_t alo[16], ahi[16], blo[16], bhi[16];
-    ip_bounds(a, alo, ahi);
-    ip_bounds(b, blo, bhi);
-    size_t len = ip_len(a);
-    return memcmp(blo, alo, len) <= 0 && memcmp(ahi, bhi, len) <= 0;
+    /* a's range [alo, ahi] inside b's range [blo, bhi], as 128-bit numbers. */
+    uint64_t av[2], am[2], bv[2], bm[2];
+    ip_num(a, av, am);
+    ip_num(b, bv, bm);
+    uint64_t alo0 = av[0] & am[0], alo1 = av[1] & am[1];
+    uint64_t ahi0 = av[0] | ~am[0], ahi1 = av[1] | ~am[1];
+    uint64_t blo0 = bv[0] & bm[0], blo1 = bv[1] & bm[1];
+    uint64_t bhi0 = bv[0] | ~bm[0], bhi1 = bv[1] | ~bm[1];
+    bool lo_ok = blo0 < alo0 || (blo0 == alo0 && blo1 <= alo1);
+    bool hi_ok = ahi0 < bhi0 || (ahi0 == bhi0 && ahi1 <= bhi1);
+    return lo_ok && hi_ok;
 }
 
 void wd_cedar_ip_format(const struct wd_cedar_ip *a, char out[64])

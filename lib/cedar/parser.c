@@ -23,7 +23,9 @@
 #include "warden/err.h"
 
 #include "cedar/ast.h"
+#include "cedar/ext.h"
 #include "cedar/lexer.h"
+#include "cedar/value.h"
 
 /* A template slot in a scope operand, before the scope check consumes it (never escapes). */
 #define E_SLOT         ((uint8_t)WD_CEDAR_E__COUNT)
@@ -821,6 +823,64 @@ struct prim_info {
     struct wd_cedar_token tok;
 };
 
+/*
+ * Pre-evaluate an extension constructor call with one string literal argument, once, so
+ * that the evaluator does not re-parse `ip("10.0.0.0/8")` on every decision. Only a
+ * literal the constructor accepts gets a value: for any other call pre stays NULL and the
+ * evaluator calls the constructor, reporting exactly the error it always did.
+ */
+static int pre_eval_ctor(struct parser *p, const struct wd_cedar_token *t, struct wd_cedar_expr *e)
+{
+    if (e->u.list.n != 1 || e->u.list.items[0]->kind != WD_CEDAR_E_STRING) {
+        return WD_OK;
+    }
+    const struct wd_cedar_sym *arg = e->u.list.items[0]->u.s;
+    struct wd_cedar_value v;
+    struct wd_cedar_ip ip;
+    memset(&v, 0, sizeof(v));
+    memset(&ip, 0, sizeof(ip));
+    int ok = WD_EPROTO;
+    switch ((enum wd_cedar_ext)e->sub) {
+    case WD_CEDAR_EXT_IP:
+        v.kind = WD_CV_IP;
+        ok = wd_cedar_ip_parse(arg->p, arg->len, &ip);
+        break;
+    case WD_CEDAR_EXT_DECIMAL:
+        v.kind = WD_CV_DECIMAL;
+        ok = wd_cedar_decimal_parse(arg->p, arg->len, &v.u.l);
+        break;
+    case WD_CEDAR_EXT_DATETIME:
+        v.kind = WD_CV_DATETIME;
+        ok = wd_cedar_datetime_parse(arg->p, arg->len, &v.u.l);
+        break;
+    case WD_CEDAR_EXT_DURATION:
+        v.kind = WD_CV_DURATION;
+        ok = wd_cedar_duration_parse(arg->p, arg->len, &v.u.l);
+        break;
+    default:
+        return WD_OK;
+    }
+    if (ok != WD_OK) {
+        return WD_OK;
+    }
+    struct wd_cedar_value *pv = NULL;
+    int rc = wd_cedar_ps_alloc(p->ps, sizeof(*pv), (void **)&pv);
+    if (rc == WD_OK && v.kind == WD_CV_IP) {
+        struct wd_cedar_ip *pip = NULL;
+        rc = wd_cedar_ps_alloc(p->ps, sizeof(*pip), (void **)&pip);
+        if (rc == WD_OK) {
+            *pip = ip;
+            v.u.ip = pip;
+        }
+    }
+    if (rc < 0) {
+        return FAIL_RC(p, rc, t);
+    }
+    *pv = v;
+    e->u.list.pre = pv;
+    return WD_OK;
+}
+
 static int parse_call_name(struct parser *p, const struct wd_cedar_token *first, size_t ncomp,
                            const struct wd_cedar_expr **out)
 {
@@ -839,7 +899,9 @@ static int parse_call_name(struct parser *p, const struct wd_cedar_token *first,
     (void)advance(p); /* '(' */
     size_t base = p->nstk;
     WD_TRY(parse_list(p, WD_CEDAR_T_RPAREN, "',' or ')' in argument list"));
-    return mk_list(p, WD_CEDAR_E_EXT, (uint8_t)fn, first, base, out);
+    WD_TRY(mk_list(p, WD_CEDAR_E_EXT, (uint8_t)fn, first, base, out));
+    /* The node was just made by mk_list in this set's arena: writable. */
+    return pre_eval_ctor(p, first, (struct wd_cedar_expr *)(uintptr_t)*out);
 }
 
 /*

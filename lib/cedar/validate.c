@@ -26,6 +26,12 @@
  * given the policy scope constraints" - an error in the Cedar version that generated the
  * conformance corpus, a warning in later ones).
  * A policy that is False in every environment gets an "impossible policy" warning.
+ *
+ * Every error is reported, as Cedar's validator does: a type error is recorded as an issue
+ * of the policy when found (tc_fail; duplicates from other environments are dropped), and
+ * checking goes on around it with the failed expression's recovery type (recovery_type,
+ * tc), so the sibling operands, the later conjuncts and the other environments are still
+ * checked.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -68,10 +74,8 @@ struct vctx {
     const struct wd_cedar_ety *principal, *resource;
     const struct wd_cedar_act *action;
     const struct wd_cedar_type *ptype, *atype, *rtype;
-    /* the first error of the current environment */
-    enum wd_cedar_vkind ekind;
-    unsigned eline, ecol;
-    char emsg[256];
+    int nomem;    /* WD_ENOMEM when recording an error failed (checked after each environment) */
+    size_t nfail; /* type errors recorded so far (tc_fail calls, duplicates included) */
     struct wd_cedar_validation *out;
     size_t first_issue; /* index of this policy's first issue (for deduplication) */
 };
@@ -136,19 +140,26 @@ static const char *show(char *buf, size_t cap, const char *p, size_t n)
     return buf;
 }
 
-/* Record the environment's type error; returns TC_ERR. */
+/*
+ * Record a type error of the current environment as an issue of the policy (deduplicated
+ * per policy, as Cedar does over its environments); returns TC_ERR. The checker goes on
+ * with the rest of the policy, so every error is reported, not only the first.
+ */
 static int tc_fail(struct vctx *v, enum wd_cedar_vkind kind, const struct wd_cedar_expr *at,
                    const char *fmt, ...) WD_PRINTF(4, 5);
 static int tc_fail(struct vctx *v, enum wd_cedar_vkind kind, const struct wd_cedar_expr *at,
                    const char *fmt, ...)
 {
+    char msg[256];
     va_list ap;
     va_start(ap, fmt);
-    (void)vsnprintf(v->emsg, sizeof(v->emsg), fmt, ap);
+    (void)vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    v->ekind = kind;
-    v->eline = at != NULL ? at->line : 0;
-    v->ecol = at != NULL ? at->col : 0;
+    v->nfail++;
+    int rc = add_issue(v, kind, false, at != NULL ? at->line : 0, at != NULL ? at->col : 0, msg);
+    if (rc < 0) {
+        v->nomem = rc;
+    }
     return TC_ERR;
 }
 /* tc_fail's result spelled out at each use: the analyzer does not follow variadic calls,
@@ -695,7 +706,7 @@ static int tc_get_attr(struct vctx *v, const struct wd_cedar_expr *x, struct cap
     struct caps ignore;
     char b1[128], b2[128];
     int rc = tc(v, e, c, &t, &ignore);
-    if (rc != WD_OK) {
+    if (rc < 0 || t == NULL) {
         return rc;
     }
     if (t->kind == WD_CEDAR_T_RECORD) {
@@ -726,6 +737,8 @@ static int tc_get_attr(struct vctx *v, const struct wd_cedar_expr *x, struct cap
             *ty = ra->type;
             return WD_OK;
         }
+        /* The recovery type: the attribute's (Cedar goes on with it). */
+        *ty = ra->type;
         if (t->kind == WD_CEDAR_T_ENTITY) {
             return TC_FAIL(v, WD_CEDAR_V_UNSAFE_OPTIONAL_ATTR, x,
                            "unable to guarantee safety of access to optional attribute `%s` on "
@@ -753,7 +766,7 @@ static int tc_has(struct vctx *v, const struct wd_cedar_expr *x, struct caps c,
     const struct wd_cedar_type *t;
     struct caps ignore;
     int rc = tc(v, e, c, &t, &ignore);
-    if (rc != WD_OK) {
+    if (rc < 0 || t == NULL) {
         return rc;
     }
     if (x->u.has.n == 1) {
@@ -906,15 +919,20 @@ static int tc_ext(struct vctx *v, const struct wd_cedar_expr *x, struct caps c,
     const struct wd_cedar_type *args[4];
     struct caps ignore;
     uint32_t n = x->u.list.n;
+    bool unknown = false;
     for (uint32_t i = 0; i < n; i++) {
         const struct wd_cedar_type *t = NULL;
         int rc = tc(v, x->u.list.items[i], c, &t, &ignore);
-        if (rc != WD_OK) {
+        if (rc < 0) {
             return rc;
         }
+        unknown = unknown || t == NULL;
         if (i < WD_ARRAY_LEN(args)) {
             args[i] = t;
         }
+    }
+    if (unknown) {
+        return TC_ERR;
     }
     /* (function, result, arity, argument kinds) */
     static const struct {
@@ -973,6 +991,7 @@ static int tc_ext(struct vctx *v, const struct wd_cedar_expr *x, struct caps c,
                            (unsigned)sig[i].arity, (unsigned)n);
         }
         uint8_t want[2] = {sig[i].a0, sig[i].a1};
+        bool wrong = false;
         for (uint32_t k = 0; k < n; k++) {
             if (args[k]->kind != want[k]) {
                 const struct wd_cedar_type *w;
@@ -992,8 +1011,12 @@ static int tc_ext(struct vctx *v, const struct wd_cedar_expr *x, struct caps c,
                 }
                 char b[64];
                 (void)name;
-                return unexpected(v, x->u.list.items[k], tname(w, b, sizeof(b)), args[k]);
+                (void)unexpected(v, x->u.list.items[k], tname(w, b, sizeof(b)), args[k]);
+                wrong = true;
             }
+        }
+        if (wrong) {
+            return TC_ERR;
         }
         *ty = sig[i].res;
         return WD_OK;
@@ -1006,22 +1029,32 @@ static int tc_and(struct vctx *v, const struct wd_cedar_expr *x, struct caps c,
 {
     const struct wd_cedar_type *t1, *t2;
     struct caps c1, c2, cc;
+    *co = no_caps;
+    /*
+     * A failed operand with a (recovery) type is used as that type, as Cedar does; one
+     * with no type counts as some Bool. Either way the wrapper tc() reports the whole
+     * expression as failed.
+     */
     int rc = tc(v, x->u.bin.l, c, &t1, &c1);
-    if (rc != WD_OK) {
+    if (rc < 0) {
         return rc;
     }
-    *co = no_caps;
-    if (t1->kind == WD_CEDAR_T_FALSE) {
+    if (t1 != NULL && t1->kind == WD_CEDAR_T_FALSE) {
         *ty = t1;
         return WD_OK;
     }
-    if (!is_boolish(t1)) {
-        return unexpected(v, x->u.bin.l, "Bool", t1);
+    if (t1 != NULL && !is_boolish(t1)) {
+        (void)unexpected(v, x->u.bin.l, "Bool", t1);
+        t1 = NULL;
     }
-    WD_TRY(caps_union(v, c, c1, &cc));
-    rc = tc(v, x->u.bin.r, cc, &t2, &c2);
-    if (rc != WD_OK) {
-        return rc;
+    if (rc == WD_OK) {
+        WD_TRY(caps_union(v, c, c1, &cc));
+    } else {
+        cc = c;
+    }
+    int rc2 = tc(v, x->u.bin.r, cc, &t2, &c2);
+    if (rc2 < 0 || t2 == NULL) {
+        return rc2;
     }
     if (!is_boolish(t2)) {
         return unexpected(v, x->u.bin.r, "Bool", t2);
@@ -1030,7 +1063,14 @@ static int tc_and(struct vctx *v, const struct wd_cedar_expr *x, struct caps c,
         *ty = t2;
         return WD_OK;
     }
+    if (t1 == NULL) {
+        *ty = &wd_cedar_type_bool;
+        return TC_ERR;
+    }
     *ty = t2->kind == WD_CEDAR_T_TRUE ? t1 : &wd_cedar_type_bool;
+    if (rc != WD_OK || rc2 != WD_OK) {
+        return WD_OK; /* failed: tc() says so, and the capabilities are dropped */
+    }
     return caps_union(v, c1, c2, co);
 }
 
@@ -1039,24 +1079,30 @@ static int tc_or(struct vctx *v, const struct wd_cedar_expr *x, struct caps c,
 {
     const struct wd_cedar_type *t1, *t2;
     struct caps c1, c2;
+    *co = no_caps;
+    /* Failed operands as in tc_and. */
     int rc = tc(v, x->u.bin.l, c, &t1, &c1);
-    if (rc != WD_OK) {
+    if (rc < 0) {
         return rc;
     }
-    *co = no_caps;
-    if (t1->kind == WD_CEDAR_T_TRUE) {
+    if (t1 != NULL && t1->kind == WD_CEDAR_T_TRUE) {
         *ty = t1;
         return WD_OK;
     }
-    if (!is_boolish(t1)) {
-        return unexpected(v, x->u.bin.l, "Bool", t1);
+    if (t1 != NULL && !is_boolish(t1)) {
+        (void)unexpected(v, x->u.bin.l, "Bool", t1);
+        t1 = NULL;
     }
-    rc = tc(v, x->u.bin.r, c, &t2, &c2);
-    if (rc != WD_OK) {
-        return rc;
+    int rc2 = tc(v, x->u.bin.r, c, &t2, &c2);
+    if (rc2 < 0 || t2 == NULL) {
+        return rc2;
     }
     if (!is_boolish(t2)) {
         return unexpected(v, x->u.bin.r, "Bool", t2);
+    }
+    if (t1 == NULL) {
+        *ty = t2->kind == WD_CEDAR_T_TRUE ? t2 : &wd_cedar_type_bool;
+        return TC_ERR;
     }
     if (t1->kind == WD_CEDAR_T_FALSE) {
         *ty = t2;
@@ -1068,6 +1114,9 @@ static int tc_or(struct vctx *v, const struct wd_cedar_expr *x, struct caps c,
         return WD_OK;
     }
     *ty = &wd_cedar_type_bool;
+    if (rc != WD_OK || rc2 != WD_OK) {
+        return WD_OK;
+    }
     if (t2->kind == WD_CEDAR_T_FALSE) {
         *co = c1;
         return WD_OK;
@@ -1080,32 +1129,48 @@ static int tc_if(struct vctx *v, const struct wd_cedar_expr *x, struct caps c,
 {
     const struct wd_cedar_type *t1, *t2, *t3;
     struct caps c1, c2, c3, cc;
+    *co = no_caps;
     int rc = tc(v, x->u.ite.cond, c, &t1, &c1);
-    if (rc != WD_OK) {
+    if (rc < 0) {
         return rc;
     }
-    if (!is_boolish(t1)) {
-        return unexpected(v, x->u.ite.cond, "Bool", t1);
+    if (t1 != NULL && !is_boolish(t1)) {
+        (void)unexpected(v, x->u.ite.cond, "Bool", t1);
+        t1 = NULL;
     }
-    if (t1->kind == WD_CEDAR_T_FALSE) {
+    if (t1 != NULL && t1->kind == WD_CEDAR_T_FALSE) {
         return tc(v, x->u.ite.else_, c, ty, co);
     }
-    WD_TRY(caps_union(v, c, c1, &cc));
-    rc = tc(v, x->u.ite.then_, cc, &t2, &c2);
-    if (rc != WD_OK) {
-        return rc;
+    if (t1 != NULL && rc == WD_OK) {
+        WD_TRY(caps_union(v, c, c1, &cc));
+    } else {
+        cc = c;
     }
-    if (t1->kind == WD_CEDAR_T_TRUE) {
+    int r2 = tc(v, x->u.ite.then_, cc, &t2, &c2);
+    if (r2 < 0) {
+        return r2;
+    }
+    if (t1 != NULL && t1->kind == WD_CEDAR_T_TRUE) {
         *ty = t2;
+        if (rc != WD_OK || r2 != WD_OK) {
+            return r2 == WD_OK ? WD_OK : TC_ERR;
+        }
         return caps_union(v, c1, c2, co);
     }
-    rc = tc(v, x->u.ite.else_, c, &t3, &c3);
-    if (rc != WD_OK) {
-        return rc;
+    /* A failed condition counts as some Bool: both branches are checked and joined. */
+    int r3 = tc(v, x->u.ite.else_, c, &t3, &c3);
+    if (r3 < 0) {
+        return r3;
+    }
+    if (t2 == NULL || t3 == NULL) {
+        return TC_ERR;
     }
     WD_TRY(lub(v, t2, t3, ty));
     if (*ty == NULL) {
         return incompatible(v, x, t2, t3);
+    }
+    if (t1 == NULL || rc != WD_OK || r2 != WD_OK || r3 != WD_OK) {
+        return t1 == NULL ? TC_ERR : WD_OK;
     }
     WD_TRY(caps_union(v, c1, c2, &cc));
     return caps_inter(v, cc, c3, co);
@@ -1123,11 +1188,16 @@ static int tc_set(struct vctx *v, const struct wd_cedar_expr *x, struct caps c,
     const struct wd_cedar_type **ts;
     WD_TRY(wd_cedar_pool_alloc(&v->epool, x->u.list.n * sizeof(const struct wd_cedar_type *),
                                (void **)&ts));
+    bool unknown = false;
     for (uint32_t i = 0; i < x->u.list.n; i++) {
         int rc = tc(v, x->u.list.items[i], c, &ts[i], &ignore);
-        if (rc != WD_OK) {
+        if (rc < 0) {
             return rc;
         }
+        unknown = unknown || ts[i] == NULL;
+    }
+    if (unknown) {
+        return TC_ERR;
     }
     acc = ts[0];
     for (uint32_t i = 1; i < x->u.list.n; i++) {
@@ -1161,11 +1231,16 @@ static int tc_record(struct vctx *v, const struct wd_cedar_expr *x, struct caps 
     if (n > 0) {
         WD_TRY(wd_cedar_pool_alloc(&v->epool, n * sizeof(*attrs), (void **)&attrs));
     }
+    bool bad = false;
     for (uint32_t i = 0; i < n; i++) {
-        const struct wd_cedar_type *at;
+        const struct wd_cedar_type *at = NULL;
         int rc = tc(v, x->u.rec.vals[i], c, &at, &ignore);
-        if (rc != WD_OK) {
+        if (rc < 0) {
             return rc;
+        }
+        if (at == NULL) {
+            bad = true;
+            continue;
         }
         /* insertion sort by name: records are small */
         struct wd_cedar_rattr a = {.name = x->u.rec.keys[i]->p,
@@ -1178,6 +1253,9 @@ static int tc_record(struct vctx *v, const struct wd_cedar_expr *x, struct caps 
             k--;
         }
         attrs[k] = a;
+    }
+    if (bad) {
+        return TC_ERR;
     }
     WD_TRY(wd_cedar_pool_alloc(&v->epool, sizeof(*t), (void **)&t));
     t->kind = WD_CEDAR_T_RECORD;
@@ -1199,15 +1277,26 @@ static int tc_binary(struct vctx *v, const struct wd_cedar_expr *x, struct caps 
 {
     const struct wd_cedar_type *t1 = NULL, *t2 = NULL, *j = NULL;
     struct caps ignore;
-    int rc = tc(v, x->u.bin.l, c, &t1, &ignore);
-    if (rc != WD_OK) {
-        return rc;
-    }
-    rc = tc(v, x->u.bin.r, c, &t2, &ignore);
-    if (rc != WD_OK) {
-        return rc;
-    }
     *co = no_caps;
+    /* Both operands are checked, whatever happens to the first. */
+    int rc = tc(v, x->u.bin.l, c, &t1, &ignore);
+    if (rc < 0) {
+        return rc;
+    }
+    int rc2 = tc(v, x->u.bin.r, c, &t2, &ignore);
+    if (rc2 < 0) {
+        return rc2;
+    }
+    if (t1 != NULL && t2 == NULL
+        && (x->kind == WD_CEDAR_E_GET_TAG || x->kind == WD_CEDAR_E_HAS_TAG)) {
+        /* A failed key (a string, or an error) still lets the tag access be checked. */
+        int r = tc_tag(v, x, t1, &wd_cedar_type_string, c, ty, co);
+        *co = no_caps;
+        return r < 0 ? r : TC_ERR;
+    }
+    if (t1 == NULL || t2 == NULL) {
+        return TC_ERR;
+    }
     switch (x->kind) {
     case WD_CEDAR_E_EQ:
     case WD_CEDAR_E_NE: {
@@ -1244,11 +1333,14 @@ static int tc_binary(struct vctx *v, const struct wd_cedar_expr *x, struct caps 
     case WD_CEDAR_E_ADD:
     case WD_CEDAR_E_SUB:
     case WD_CEDAR_E_MUL:
-        if (t1->kind != WD_CEDAR_T_LONG) {
-            return unexpected(v, x->u.bin.l, "Long", t1);
-        }
-        if (t2->kind != WD_CEDAR_T_LONG) {
-            return unexpected(v, x->u.bin.r, "Long", t2);
+        if (t1->kind != WD_CEDAR_T_LONG || t2->kind != WD_CEDAR_T_LONG) {
+            if (t1->kind != WD_CEDAR_T_LONG) {
+                (void)unexpected(v, x->u.bin.l, "Long", t1);
+            }
+            if (t2->kind != WD_CEDAR_T_LONG) {
+                (void)unexpected(v, x->u.bin.r, "Long", t2);
+            }
+            return TC_ERR;
         }
         *ty = &wd_cedar_type_long;
         return WD_OK;
@@ -1266,11 +1358,14 @@ static int tc_binary(struct vctx *v, const struct wd_cedar_expr *x, struct caps 
         return WD_OK;
     case WD_CEDAR_E_CONTAINS_ALL:
     case WD_CEDAR_E_CONTAINS_ANY:
-        if (t1->kind != WD_CEDAR_T_SET) {
-            return unexpected(v, x->u.bin.l, "a set", t1);
-        }
-        if (t2->kind != WD_CEDAR_T_SET) {
-            return unexpected(v, x->u.bin.r, "a set", t2);
+        if (t1->kind != WD_CEDAR_T_SET || t2->kind != WD_CEDAR_T_SET) {
+            if (t1->kind != WD_CEDAR_T_SET) {
+                (void)unexpected(v, x->u.bin.l, "a set", t1);
+            }
+            if (t2->kind != WD_CEDAR_T_SET) {
+                (void)unexpected(v, x->u.bin.r, "a set", t2);
+            }
+            return TC_ERR;
         }
         WD_TRY(lub(v, t1->elem, t2->elem, &j));
         if (j == NULL) {
@@ -1286,8 +1381,8 @@ static int tc_binary(struct vctx *v, const struct wd_cedar_expr *x, struct caps 
     }
 }
 
-static int tc(struct vctx *v, const struct wd_cedar_expr *x, struct caps c,
-              const struct wd_cedar_type **ty, struct caps *co)
+static int tc_kind(struct vctx *v, const struct wd_cedar_expr *x, struct caps c,
+                   const struct wd_cedar_type **ty, struct caps *co)
 {
     const struct wd_cedar_type *t = NULL;
     struct caps ignore;
@@ -1323,7 +1418,7 @@ static int tc(struct vctx *v, const struct wd_cedar_expr *x, struct caps c,
         return WD_OK;
     case WD_CEDAR_E_NOT:
         rc = tc(v, x->u.un.e, c, &t, &ignore);
-        if (rc != WD_OK) {
+        if (rc < 0 || t == NULL) {
             return rc;
         }
         if (t->kind == WD_CEDAR_T_TRUE) {
@@ -1338,7 +1433,7 @@ static int tc(struct vctx *v, const struct wd_cedar_expr *x, struct caps c,
         return WD_OK;
     case WD_CEDAR_E_NEG:
         rc = tc(v, x->u.un.e, c, &t, &ignore);
-        if (rc != WD_OK) {
+        if (rc < 0 || t == NULL) {
             return rc;
         }
         if (t->kind != WD_CEDAR_T_LONG) {
@@ -1348,7 +1443,7 @@ static int tc(struct vctx *v, const struct wd_cedar_expr *x, struct caps c,
         return WD_OK;
     case WD_CEDAR_E_IS_EMPTY:
         rc = tc(v, x->u.un.e, c, &t, &ignore);
-        if (rc != WD_OK) {
+        if (rc < 0 || t == NULL) {
             return rc;
         }
         if (t->kind != WD_CEDAR_T_SET) {
@@ -1368,7 +1463,7 @@ static int tc(struct vctx *v, const struct wd_cedar_expr *x, struct caps c,
         return tc_has(v, x, c, ty, co);
     case WD_CEDAR_E_LIKE:
         rc = tc(v, x->u.like.e, c, &t, &ignore);
-        if (rc != WD_OK) {
+        if (rc < 0 || t == NULL) {
             return rc;
         }
         if (t->kind != WD_CEDAR_T_STRING) {
@@ -1392,7 +1487,7 @@ static int tc(struct vctx *v, const struct wd_cedar_expr *x, struct caps c,
             return tc(v, conj, c, ty, co);
         }
         rc = tc(v, x->u.is.e, c, &t, &ignore);
-        if (rc != WD_OK) {
+        if (rc < 0 || t == NULL) {
             return rc;
         }
         if (t->kind != WD_CEDAR_T_ENTITY) {
@@ -1411,6 +1506,93 @@ static int tc(struct vctx *v, const struct wd_cedar_expr *x, struct caps c,
     default:
         return tc_binary(v, x, c, ty, co);
     }
+}
+
+/*
+ * The type a failed expression is given so that checking can go on around it (Cedar's
+ * "recovery" types): its result type when that does not depend on the failed operands
+ * (Bool for tests, Long for arithmetic, an extension function's result type); NULL
+ * (unknown: the parent fails without further checks) otherwise.
+ */
+static const struct wd_cedar_type *recovery_type(const struct wd_cedar_expr *x)
+{
+    switch (x->kind) {
+    case WD_CEDAR_E_NOT:
+    case WD_CEDAR_E_AND:
+    case WD_CEDAR_E_OR:
+    case WD_CEDAR_E_EQ:
+    case WD_CEDAR_E_NE:
+    case WD_CEDAR_E_LT:
+    case WD_CEDAR_E_LE:
+    case WD_CEDAR_E_GT:
+    case WD_CEDAR_E_GE:
+    case WD_CEDAR_E_IN:
+    case WD_CEDAR_E_CONTAINS:
+    case WD_CEDAR_E_CONTAINS_ALL:
+    case WD_CEDAR_E_CONTAINS_ANY:
+    case WD_CEDAR_E_HAS_TAG:
+    case WD_CEDAR_E_IS_EMPTY:
+    case WD_CEDAR_E_HAS:
+    case WD_CEDAR_E_LIKE:
+    case WD_CEDAR_E_IS:
+        return &wd_cedar_type_bool;
+    case WD_CEDAR_E_NEG:
+    case WD_CEDAR_E_ADD:
+    case WD_CEDAR_E_SUB:
+    case WD_CEDAR_E_MUL:
+        return &wd_cedar_type_long;
+    case WD_CEDAR_E_EXT:
+        switch (x->sub) {
+        case WD_CEDAR_EXT_IP:
+            return &wd_cedar_type_ipaddr;
+        case WD_CEDAR_EXT_DECIMAL:
+            return &wd_cedar_type_decimal;
+        case WD_CEDAR_EXT_DATETIME:
+        case WD_CEDAR_EXT_OFFSET:
+        case WD_CEDAR_EXT_TO_DATE:
+            return &wd_cedar_type_datetime;
+        case WD_CEDAR_EXT_DURATION:
+        case WD_CEDAR_EXT_DURATION_SINCE:
+        case WD_CEDAR_EXT_TO_TIME:
+            return &wd_cedar_type_duration;
+        case WD_CEDAR_EXT_TO_DAYS:
+        case WD_CEDAR_EXT_TO_HOURS:
+        case WD_CEDAR_EXT_TO_MINUTES:
+        case WD_CEDAR_EXT_TO_SECONDS:
+        case WD_CEDAR_EXT_TO_MILLISECONDS:
+            return &wd_cedar_type_long;
+        default:
+            return &wd_cedar_type_bool;
+        }
+    default:
+        return NULL;
+    }
+}
+
+/*
+ * Type-check x. WD_OK with *ty set; TC_ERR when x or a subexpression has a type error
+ * (recorded with tc_fail), with *ty its recovery type or NULL, and no capabilities;
+ * < 0 for WD_ENOMEM. Checking continues around errors so that all of them are reported:
+ * the callee functions use a failed operand's recovery type as its type, and this wrapper
+ * turns their result into TC_ERR whenever an error was recorded inside x.
+ */
+static int tc(struct vctx *v, const struct wd_cedar_expr *x, struct caps c,
+              const struct wd_cedar_type **ty, struct caps *co)
+{
+    size_t before = v->nfail;
+    *ty = NULL;
+    int rc = tc_kind(v, x, c, ty, co);
+    if (rc < 0) {
+        return rc;
+    }
+    if (rc == TC_ERR || v->nfail != before) {
+        if (rc == TC_ERR && *ty == NULL) {
+            *ty = recovery_type(x);
+        }
+        *co = no_caps;
+        return TC_ERR;
+    }
+    return WD_OK;
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -1532,18 +1714,37 @@ static int policy_chain(struct vctx *v, const struct wd_cedar_policy *p, struct 
 static int tc_chain(struct vctx *v, const struct chain *ch, const struct wd_cedar_type **ty)
 {
     struct caps c = no_caps;
-    bool all_true = true;
+    bool all_true = true, bad = false;
     for (uint32_t i = 0; i < ch->n; i++) {
         const struct wd_cedar_type *t = NULL;
         struct caps ci;
         int rc = tc(v, ch->x[i], c, &t, &ci);
-        if (rc != WD_OK) {
+        if (rc < 0) {
             return rc;
         }
+        /* A failed conjunct is used with its recovery type if it has one (False still
+           ends the chain, as in Cedar), else counts as some Bool; the later conjuncts are
+           still checked. */
+        if (rc != WD_OK) {
+            bad = true;
+            all_true = false;
+            if (t != NULL && t->kind == WD_CEDAR_T_FALSE) {
+                return TC_ERR;
+            }
+            if (t != NULL && !is_boolish(t)) {
+                (void)unexpected(v, ch->x[i], "Bool", t);
+            }
+            continue;
+        }
         if (!is_boolish(t)) {
-            return unexpected(v, ch->x[i], "Bool", t);
+            (void)unexpected(v, ch->x[i], "Bool", t);
+            bad = true;
+            continue;
         }
         if (t->kind == WD_CEDAR_T_FALSE) {
+            if (bad) {
+                return TC_ERR;
+            }
             *ty = t;
             return WD_OK;
         }
@@ -1551,6 +1752,9 @@ static int tc_chain(struct vctx *v, const struct chain *ch, const struct wd_ceda
             all_true = false;
         }
         WD_TRY(caps_union(v, c, ci, &c));
+    }
+    if (bad) {
+        return TC_ERR;
     }
     *ty = all_true ? &wd_cedar_type_true : &wd_cedar_type_bool;
     return WD_OK;
@@ -1786,9 +1990,12 @@ static int validate_policy(struct vctx *v, const struct wd_cedar_policy *p)
                 WD_CHECK(ent_type(v, a->type, a->type_len, &v->atype));
                 any_env = true;
                 rc = tc_chain(v, &ch, &t);
+                if (v->nomem < 0) {
+                    rc = v->nomem;
+                    goto out;
+                }
                 if (rc == TC_ERR) {
                     all_false = false;
-                    WD_CHECK(add_issue(v, v->ekind, false, v->eline, v->ecol, v->emsg));
                     continue;
                 }
                 WD_CHECK(rc);

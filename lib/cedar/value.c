@@ -140,6 +140,7 @@ int wd_cedar_zone_euid(struct wd_cedar_zone *a, const char *type, size_t tn, con
     WD_TRY(wd_cedar_zone_sym(a, type, tn, &u->type));
     WD_TRY(wd_cedar_zone_sym(a, id, idn, &u->id));
     u->hash = wd_cedar_euid_hash_of(u->type->hash, u->id->hash);
+    u->idx = 0;
     *out = u;
     return WD_OK;
 }
@@ -155,6 +156,7 @@ void wd_cedar_euid_view(struct wd_cedar_euid *u, struct wd_cedar_sym *ts, struct
     is->hash = wd_cedar_hash(id, idn);
     u->type = ts;
     u->id = is;
+    u->idx = 0;
     u->hash = wd_cedar_euid_hash_of(ts->hash, is->hash);
 }
 
@@ -381,10 +383,25 @@ bool wd_cedar_set_contains(const struct wd_cedar_set *s, const struct wd_cedar_v
 const struct wd_cedar_value *wd_cedar_record_get(const struct wd_cedar_record *r, const char *key,
                                                  size_t key_len)
 {
+    if (r->n <= 16) {
+        /* Small records (contexts, most entities): a scan on length and bytes, no calls. */
+        for (size_t i = 0; i < r->n; i++) {
+            const struct wd_cedar_attr *a = &r->a[i];
+            if (a->key_len == key_len && wd_cedar_bytes_eq(a->key, key, key_len)) {
+                return &a->v;
+            }
+        }
+        return NULL;
+    }
     size_t lo = 0, hi = r->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int c = cmp_bytes(r->a[mid].key, r->a[mid].key_len, key, key_len);
+        const char *k = r->a[mid].key;
+        size_t kn = r->a[mid].key_len;
+        /* Keys mostly differ in their first byte: decide those without calling memcmp. */
+        int c = kn > 0 && key_len > 0 && k[0] != key[0]
+                        ? ((unsigned char)k[0] < (unsigned char)key[0] ? -1 : 1)
+                        : cmp_bytes(k, kn, key, key_len);
         if (c == 0) {
             return &r->a[mid].v;
         }

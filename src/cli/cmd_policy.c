@@ -109,9 +109,10 @@ static const char check_usage[] =
         "usage: warden policy check FILE... [--schema S] [--schema-format cedar|json]\n"
         "\n"
         "Parse each Cedar policy file and, with --schema, validate it against the schema in\n"
-        "Cedar's strict mode. Prints \"FILE: ok (N policies)\" for each good file and a\n"
-        "diagnostic \"file:line:col: message\" on stderr for every error (validation warnings\n"
-        "are printed too but do not fail the check).\n"
+        "Cedar's strict mode. Prints \"FILE: ok (N policies)\" for each good file and, on\n"
+        "stderr, one line \"file:line:col: error: message\" for every error the validator\n"
+        "finds (all of them, in every policy; validation warnings are printed as\n"
+        "\"warning: \" lines too but do not fail the check).\n"
         "\n"
         "options:\n"
         "  --schema S            a Cedar schema, human format (.cedarschema) or JSON (.json)\n"
@@ -119,11 +120,11 @@ static const char check_usage[] =
         "\n"
         "exit status: 0 every file is ok, 1 a file has errors, 2 usage error\n";
 
-/* Print one validation issue as "file:line:col: [warning: ]message". */
+/* Print one validation issue as "file:line:col: error: message" (or "warning: "). */
 static void print_issue(const char *path, const struct wd_cedar_vissue *is)
 {
     char line[sizeof(is->msg) + PATH_MAX + 64];
-    const char *kind = is->warning ? "warning: " : "";
+    const char *kind = is->warning ? "warning: " : "error: ";
     if (is->line > 0 && is->col > 0) {
         (void)snprintf(line, sizeof(line), "%s:%u:%u: %s%s", path, is->line, is->col, kind,
                        is->msg);

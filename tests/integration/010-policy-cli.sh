@@ -72,13 +72,28 @@ permit (principal is Workload, action == Action::"tcp:connect", resource)
 when { principal.party + 1 > 0 };
 EOF
 expect_exit check-invalid 1 "$WARDEN" policy check --schema "$S" "$T/invalid.cedar" "$P"
-has check-invalid err "^$T/invalid.cedar:2:8: for policy \`policy0\`, attribute \`rout\`"
-has check-invalid err "^$T/invalid.cedar:4:[0-9]+: for policy \`policy1\`, unrecognized entity type \`User\`"
-has check-invalid err "^$T/invalid.cedar:7:[0-9]+: for policy \`policy2\`"
+has check-invalid err "^$T/invalid.cedar:2:8: error: for policy \`policy0\`, attribute \`rout\`"
+has check-invalid err "^$T/invalid.cedar:4:[0-9]+: error: for policy \`policy1\`, unrecognized entity type \`User\`"
+has check-invalid err "^$T/invalid.cedar:7:[0-9]+: error: for policy \`policy2\`"
 has check-invalid out "^$P: ok \\(7 policies\\)$"
 if grep -vE "^$T/invalid.cedar:[0-9]+:[0-9]+: " "$T/logs/check-invalid.err" | grep -q .; then
     fail "check-invalid: a diagnostic without file:line:col: $(cat "$T/logs/check-invalid.err")"
 fi
+# Every error is reported, not only the first of a policy: one policy with three distinct
+# errors (an undeclared context attribute, a string added to a long, a long matched with
+# `like`; cedar-wasm's validate() reports the same three) prints exactly three lines.
+cat >"$T/three.cedar" <<'EOF'
+permit (principal is Workload, action == Action::"http:GET", resource)
+when { context.rout == "orders" && principal.party + 1 > 0 }
+unless { context.port like "80*" };
+EOF
+expect_exit check-three 1 "$WARDEN" policy check --schema "$S" "$T/three.cedar"
+has check-three err "^$T/three.cedar:2:8: error: for policy \`policy0\`, attribute \`rout\`"
+has check-three err "^$T/three.cedar:2:36: error: for policy \`policy0\`, unexpected type: expected Long but saw String$"
+has check-three err "^$T/three.cedar:3:10: error: for policy \`policy0\`, unexpected type: expected String but saw Long$"
+n=$(grep -c . "$T/logs/check-three.err")
+[ "$n" = 3 ] || fail "check-three: $n lines on stderr, want 3: $(cat "$T/logs/check-three.err")"
+[ ! -s "$T/logs/check-three.out" ] || fail "check-three: the invalid file was reported ok"
 # The same policies are fine without a schema (syntax only).
 expect_exit check-invalid-noschema 0 "$WARDEN" policy check "$T/invalid.cedar"
 

@@ -831,6 +831,156 @@ TEST(authorization_alloc_sweep)
     wd_cedar_policyset_free(ps);
 }
 
+/*
+ * Extension constructors with a literal argument are evaluated once by the parser: the
+ * value is the same, an invalid literal still fails at evaluation time with the same error,
+ * and the step budget runs out at exactly the same point as when the call is evaluated.
+ */
+TEST(preevaluated_constructors)
+{
+    CHECK_T("decimal(\"1.23\") == decimal(\"1.2300\")");
+    CHECK_T("ip(\"10.1.2.3\").isInRange(ip(\"10.0.0.0/8\"))");
+    CHECK_T("context.ip.isInRange(ip(\"192.168.0.0/16\"))");
+    CHECK_T("datetime(\"2024-01-01\") < datetime(\"2024-01-01T00:00:00.001Z\")");
+    CHECK_T("duration(\"1h\") == duration(\"60m\")");
+    CHECK_EQ(ev("ip(\"nope\").isIpv4()"), R_ERR + WD_CEDAR_ERR_EXTENSION);
+    CHECK_EQ(ev("decimal(\"1.23456\") == decimal(\"1.2\")"), R_ERR + WD_CEDAR_ERR_EXTENSION);
+    CHECK_EQ(ev("false || duration(\"1x\") == duration(\"1h\")"), R_ERR + WD_CEDAR_ERR_EXTENSION);
+    CHECK_EQ(ev("ip(1).isIpv4()"), R_ERR + WD_CEDAR_ERR_TYPE);
+    CHECK_EQ(ev("ip(\"1.2.3.4\", \"x\").isIpv4()"), R_ERR + WD_CEDAR_ERR_ARITY);
+
+    static const char text[] = "permit(principal, action, resource) when { "
+                               "ip(\"10.0.0.1\").isIpv4() && ip(\"nope\").isIpv4() };";
+    struct wd_cedar_policyset *ps = NULL;
+    CHECK_OK(wd_cedar_policyset_parse("t", text, strlen(text), &ps, NULL));
+    const struct wd_cedar_expr *conj = ps->policies[0]->conds[0].expr;
+    CHECK_EQ(conj->kind, WD_CEDAR_E_AND);
+    const struct wd_cedar_expr *good = conj->u.bin.l->u.list.items[0];
+    const struct wd_cedar_expr *bad = conj->u.bin.r->u.list.items[0];
+    CHECK_EQ(good->kind, WD_CEDAR_E_EXT);
+    CHECK(good->u.list.pre != NULL && good->u.list.pre->kind == WD_CV_IP
+          && !good->u.list.pre->u.ip->v6);
+    CHECK_EQ(bad->kind, WD_CEDAR_E_EXT);
+    CHECK(bad->u.list.pre == NULL);
+    /* `ip("10.0.0.1").isIpv4()` is three steps (method, constructor, literal) either way. */
+    struct wd_cedar_env env;
+    struct wd_cedar_value v;
+    for (uint64_t steps = 1; steps <= 4; steps++) {
+        env_init(&env);
+        env.steps = steps;
+        int rc = wd_cedar_eval_expr(&env, conj->u.bin.l, &v);
+        if (steps < 3) {
+            CHECK_ERR(rc, WD_ELIMIT);
+        } else {
+            CHECK_OK(rc);
+            CHECK(v.kind == WD_CV_BOOL && v.u.b);
+            CHECK_EQ(env.steps, steps - 3);
+        }
+        env_init(&env);
+        env.steps = steps;
+        rc = wd_cedar_eval_expr(&env, conj->u.bin.r, &v);
+        CHECK_ERR(rc, steps < 3 ? WD_ELIMIT : WD_EDENIED);
+    }
+    wd_cedar_policyset_free(ps);
+    wd_cedar_zone_reset(&zone);
+}
+
+/*
+ * The authorizer resolves the request's uids once (set uid, store entity, ancestor marks);
+ * expressions on principal / action / resource must decide exactly as by content.
+ */
+TEST(resolved_request_variables)
+{
+    static const char policies[] =
+            "permit(principal, action, resource) when { principal in Group::\"all\" && "
+            "resource in Album::\"a1\" && principal is User && resource is Photo && "
+            "principal.mgr == User::\"bob\" && resource.owner == principal && "
+            "action in [Action::\"read\"] && action in Action::\"view\" && "
+            "principal has age && principal.hasTag(\"color\") && principal.getTag(\"n\") == 7 "
+            "&& principal in [Group::\"x\", Group::\"staff\"] && principal.mgr in "
+            "User::\"bob\" && !(resource in Group::\"all\") };\n"
+            "permit(principal, action, resource) when { principal in principal && "
+            "!(principal has age) && principal is User && !(principal is Group) };\n"
+            "permit(principal is User in Group::\"staff\", action in [Action::\"read\"], "
+            "resource in Album::\"a1\");\n"
+            "forbid(principal, action, resource) when { principal.age > 100 };\n"
+            "permit(principal, action, resource) when { resource has owner && "
+            "resource.owner in Group::\"staff\" };\n";
+    struct decision d = decide(policies, ALICE, VIEW, P1);
+    CHECK_OK(d.rc);
+    CHECK(d.allow);
+    CHECK_STR(d.reasons, "policy0,policy2,policy4");
+    CHECK_STR(d.errors, "");
+    /* a principal and resource the store does not have, named by no policy */
+    d = decide(policies, "User::zed", VIEW, "Thing::t");
+    CHECK_OK(d.rc);
+    CHECK(d.allow);
+    CHECK_STR(d.reasons, "policy1");
+    CHECK_STR(d.errors, "policy3");
+}
+
+/* Set a request uid, "Type::id". */
+static int set_uid(struct wd_cedar_request *rq, int which, const char *u)
+{
+    const char *sep = strstr(u, "::");
+    size_t tl = (size_t)(sep - u), il = strlen(sep + 2);
+    return which == 0   ? wd_cedar_request_principal(rq, u, tl, sep + 2, il)
+           : which == 1 ? wd_cedar_request_action(rq, u, tl, sep + 2, il)
+                        : wd_cedar_request_resource(rq, u, tl, sep + 2, il);
+}
+
+/*
+ * One scratch serving two policy sets in turn: the ancestor marks left by the first set's
+ * decisions must not count for the second (whose uid indexes overlap), also when the
+ * second set is larger and the scratch grows.
+ */
+TEST(scratch_shared_between_sets)
+{
+    static const char a_text[] = "permit(principal in Group::\"staff\", action in "
+                                 "[Action::\"x1\", Action::\"x2\"], resource);";
+    /* policy0 is indexed by its action, so it is a candidate for the request below and
+       its principal scope is decided by the marks: Group::"qq" has the index that
+       Group::"staff" has in the first set */
+    static const char b_text[] =
+            "permit(principal in Group::\"qq\", action == Action::\"x1\", resource);\n"
+            "permit(principal in Group::\"qq\", action == Action::\"y\", resource);\n"
+            "permit(principal in Group::\"qq\", action == Action::\"y\", resource);";
+    struct wd_cedar_policyset *pa = NULL, *pb = NULL;
+    struct wd_cedar_authz *za = NULL, *zb = NULL;
+    struct wd_cedar_scratch *s = NULL;
+    struct wd_cedar_request *ra = NULL, *rb = NULL;
+    struct wd_cedar_response resp;
+    CHECK_OK(wd_cedar_policyset_parse("a", a_text, strlen(a_text), &pa, NULL));
+    CHECK_OK(wd_cedar_policyset_parse("b", b_text, strlen(b_text), &pb, NULL));
+    CHECK_OK(wd_cedar_authz_new(pa, &za));
+    CHECK_OK(wd_cedar_authz_new(pb, &zb));
+    CHECK_OK(wd_cedar_scratch_new(&s));
+    CHECK_OK(wd_cedar_request_new(&ra));
+    CHECK_OK(wd_cedar_request_new(&rb));
+    CHECK_OK(set_uid(ra, 0, ALICE));
+    CHECK_OK(set_uid(ra, 1, "Action::x1"));
+    CHECK_OK(set_uid(ra, 2, P1));
+    CHECK_OK(set_uid(rb, 0, "User::zed"));
+    CHECK_OK(set_uid(rb, 1, "Action::x1"));
+    CHECK_OK(set_uid(rb, 2, P1));
+    CHECK_OK(wd_cedar_authorize(za, ents, ra, s, &resp));
+    CHECK(resp.allow);
+    CHECK_OK(wd_cedar_authorize(zb, ents, rb, s, &resp));
+    CHECK(!resp.allow);
+    CHECK_EQ(resp.nreasons, 0);
+    CHECK_OK(wd_cedar_authorize(za, ents, ra, s, &resp));
+    CHECK(resp.allow);
+    CHECK_OK(wd_cedar_authorize(zb, ents, rb, s, &resp));
+    CHECK(!resp.allow);
+    wd_cedar_request_free(ra);
+    wd_cedar_request_free(rb);
+    wd_cedar_scratch_free(s);
+    wd_cedar_authz_free(za);
+    wd_cedar_authz_free(zb);
+    wd_cedar_policyset_free(pa);
+    wd_cedar_policyset_free(pb);
+}
+
 TEST(step_limit)
 {
     /* A policy whose evaluation exceeds the step budget aborts the decision (deny). */
@@ -880,6 +1030,9 @@ int main(void)
     RUN(decisions_do_not_allocate);
     RUN(authorization_alloc_sweep);
     RUN(step_limit);
+    RUN(preevaluated_constructors);
+    RUN(resolved_request_variables);
+    RUN(scratch_shared_between_sets);
     teardown();
     return HARNESS_END("test_cedar_eval");
 }

@@ -304,6 +304,119 @@ TEST(deep_and_wide)
     wd_cedar_schema_free(s);
 }
 
+/*
+ * Every error is reported: several in one policy (each operand, conjunct and condition is
+ * checked after an error), errors of several policies, and one error found in two
+ * environments reported once. cedar-wasm 4.13's validate() reports the same nine errors at
+ * the same places for this text.
+ */
+static const char all_errors_text[] =
+        "permit(principal, action == Action::\"read\", resource)\n"
+        "when { principal.nope == 1 && 1 + \"a\" > 0 }\n"
+        "unless { context.flag like \"x\" };\n"
+        "permit(principal, action == Action::\"read\", resource)\n"
+        "when { [1, \"a\"].contains(1) || resource.owner.age < \"x\" };\n"
+        "permit(principal, action, resource);\n"
+        "permit(principal, action in [Action::\"read\", Action::\"write\"], resource)\n"
+        "when { principal.zzz };\n"
+        "permit(principal, action == Action::\"read\", resource)\n"
+        "when { {a: principal.bal.lessThan(1), b: ip(\"x\"), c: -\"s\"}.a };\n";
+
+TEST(all_errors)
+{
+    struct wd_cedar_schema *s = schema();
+    struct wd_cedar_policyset *ps = NULL;
+    struct wd_cedar_validation *v = NULL;
+    static const struct {
+        const char *policy;
+        int kind;
+        unsigned line, col;
+    } want[] = {
+            {"policy0", WD_CEDAR_V_ATTR_NOT_FOUND, 2, 8},
+            {"policy0", WD_CEDAR_V_UNEXPECTED_TYPE, 2, 35},
+            {"policy0", WD_CEDAR_V_UNEXPECTED_TYPE, 3, 10},
+            {"policy1", WD_CEDAR_V_INCOMPATIBLE_TYPES, 5, 12},
+            {"policy1", WD_CEDAR_V_UNEXPECTED_TYPE, 5, 53},
+            {"policy3", WD_CEDAR_V_ATTR_NOT_FOUND, 8, 8},
+            {"policy4", WD_CEDAR_V_UNEXPECTED_TYPE, 10, 35},
+            {"policy4", WD_CEDAR_V_EXT_ARG, 10, 45},
+            {"policy4", WD_CEDAR_V_UNEXPECTED_TYPE, 10, 55},
+    };
+    CHECK(s != NULL);
+    CHECK_OK(wd_cedar_policyset_parse("p", all_errors_text, strlen(all_errors_text), &ps, NULL));
+    CHECK_OK(wd_cedar_validate(s, ps, &v));
+    CHECK_EQ(wd_cedar_validation_error_count(v), WD_ARRAY_LEN(want));
+    CHECK_EQ(wd_cedar_validation_count(v), WD_ARRAY_LEN(want));
+    for (size_t i = 0; i < WD_ARRAY_LEN(want); i++) {
+        const struct wd_cedar_vissue *is = wd_cedar_validation_issue(v, i);
+        CHECK(is != NULL);
+        if (is == NULL) {
+            break;
+        }
+        CHECK_STR(is->policy_id, want[i].policy);
+        CHECK_EQ(is->kind, want[i].kind);
+        CHECK_EQ(is->line, want[i].line);
+        CHECK_EQ(is->col, want[i].col);
+        CHECK(!is->warning);
+    }
+    CHECK_STR(wd_cedar_validation_issue(v, 1)->msg,
+              "for policy `policy0`, unexpected type: expected Long but saw String");
+    CHECK_STR(wd_cedar_validation_issue(v, 2)->msg,
+              "for policy `policy0`, unexpected type: expected String but saw Bool");
+    wd_cedar_validation_free(v);
+    /* Every allocation failure while recording the errors is WD_ENOMEM, without leaks. */
+    v = NULL;
+    CHECK_ALLOC_SWEEP(wd_cedar_validate(s, ps, &v), (wd_cedar_validation_free(v), v = NULL));
+    wd_cedar_policyset_free(ps);
+    wd_cedar_schema_free(s);
+}
+
+/*
+ * A failed expression keeps a recovery type (as in Cedar), so checking goes on around it:
+ * a failed `if` condition still has both branches checked and joined, a failed `+` is
+ * still a Long, a failed method call still has its result type. Counts as cedar-wasm 4.13.
+ */
+TEST(errors_in_branches)
+{
+    struct wd_cedar_schema *s = schema();
+    struct wd_cedar_validation *v = NULL;
+    CHECK(s != NULL);
+    /* the attribute, the string operand of +, then Long and Bool (`"x" + 1 == 2`, the +
+       recovering as a Long) not compatible */
+    CHECK_OK(validate(s,
+                      "permit(principal, action == Action::\"read\", resource)\n"
+                      "when { if principal.foo then 1 else \"x\" + 1 == 2 };",
+                      &v));
+    CHECK_EQ(wd_cedar_validation_error_count(v), 3);
+    CHECK_EQ(wd_cedar_validation_issue(v, 0)->kind, WD_CEDAR_V_ATTR_NOT_FOUND);
+    CHECK_EQ(wd_cedar_validation_issue(v, 1)->kind, WD_CEDAR_V_UNEXPECTED_TYPE);
+    CHECK_EQ(wd_cedar_validation_issue(v, 2)->kind, WD_CEDAR_V_INCOMPATIBLE_TYPES);
+    wd_cedar_validation_free(v);
+    v = NULL;
+    /* a failed operand whose recovery type is False still short-circuits `&&`: the empty
+       set on the right is not checked (cedar-wasm: 1 error) */
+    CHECK_OK(validate(s,
+                      "permit(principal, action == Action::\"read\", resource)\n"
+                      "when { ([\"\"].containsAny([false]) && false) && [].isEmpty() };",
+                      &v));
+    CHECK_EQ(wd_cedar_validation_error_count(v), 1);
+    CHECK_EQ(wd_cedar_validation_issue(v, 0)->kind, WD_CEDAR_V_INCOMPATIBLE_TYPES);
+    wd_cedar_validation_free(v);
+    v = NULL;
+    /* an unsafe optional attribute keeps its type: `principal.nick + 1` also reports the
+       String operand of + */
+    CHECK_OK(validate(s,
+                      "permit(principal, action == Action::\"read\", resource)\n"
+                      "when { principal.nick + 1 > 0 && decimal(\"1.0\").lessThan(1) };",
+                      &v));
+    CHECK_EQ(wd_cedar_validation_error_count(v), 3);
+    CHECK_EQ(wd_cedar_validation_issue(v, 0)->kind, WD_CEDAR_V_UNSAFE_OPTIONAL_ATTR);
+    CHECK_EQ(wd_cedar_validation_issue(v, 1)->kind, WD_CEDAR_V_UNEXPECTED_TYPE);
+    CHECK_EQ(wd_cedar_validation_issue(v, 2)->kind, WD_CEDAR_V_UNEXPECTED_TYPE);
+    wd_cedar_validation_free(v);
+    wd_cedar_schema_free(s);
+}
+
 TEST(arguments)
 {
     struct wd_cedar_validation *v = (struct wd_cedar_validation *)1;
@@ -341,6 +454,8 @@ int main(void)
     RUN(messages_and_warnings);
     RUN(templates_and_links);
     RUN(deep_and_wide);
+    RUN(all_errors);
+    RUN(errors_in_branches);
     RUN(arguments);
     RUN(alloc_sweep);
     return HARNESS_END("cedar_validate");
