@@ -14,10 +14,10 @@ endif
 CCNAME := $(if $(and $(findstring clang,$(notdir $(firstword $(CC)))),$(filter-out fuzz,$(BUILD))),-clang)
 O     := build/$(BUILD)$(if $(CROSS),-$(CROSS))$(CCNAME)
 Q     := $(if $(V),,@)
-PKGS  := openssl yaml-0.1 sqlite3 libpq tss2-esys tss2-mu tss2-rc tss2-tctildr
+PKGS  := openssl yaml-0.1 sqlite3 libpq tss2-esys tss2-mu tss2-rc tss2-tctildr libpcre2-8
 
 # Programs: <binary name>:<directory under src/>. Adding a binary is one line here.
-PROGRAMS := warden:cli warden-control:control warden-agent:agent
+PROGRAMS := warden:cli warden-control:control warden-agent:agent warden-proxy:proxy
 # (a program whose src/<dir>/main.c does not exist yet is left out)
 PROGRAMS := $(foreach p,$(PROGRAMS),$(if $(wildcard src/$(word 2,$(subst :, ,$(p)))/main.c),$(p)))
 

@@ -32,7 +32,7 @@ PKGS="$PKGS gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
 # only the runtime library; the Makefile uses the host's headers for the cross-build.
 # libc6:arm64 is what qemu-aarch64 runs the cross-built tests with.
 ARM64_PKGS="libc6:arm64 libssl-dev:arm64 libjansson-dev:arm64 libyaml-dev:arm64
-            libsqlite3-dev:arm64 libpq5:arm64 libtss2-dev:arm64"
+            libsqlite3-dev:arm64 libpq5:arm64 libtss2-dev:arm64 libpcre2-dev:arm64"
 
 missing=""
 for p in $PKGS $ARM64_PKGS; do
