@@ -8,6 +8,7 @@
 
 #include "warden/common.h"
 #include "warden/err.h"
+#include "warden/names.h"
 
 #include "../src/agent/config.h"
 
@@ -29,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         WD_BUG_ON(strncmp(diag.msg, "fuzz.yaml", 9) != 0);
         return 0;
     }
-    WD_BUG_ON(cfg->node == NULL || !agt_node_name_valid(cfg->node, strlen(cfg->node)));
+    WD_BUG_ON(cfg->node == NULL || !wd_node_name_valid(cfg->node, strlen(cfg->node)));
     WD_BUG_ON(cfg->control_url == NULL || strncmp(cfg->control_url, "https://", 8) != 0);
     WD_BUG_ON(cfg->state_dir == NULL || cfg->state_dir[0] != '/');
     WD_BUG_ON(cfg->trust_bundle == NULL || cfg->trust_bundle[0] != '/');

@@ -162,4 +162,22 @@ WD_MUST_USE int wd_yaml_load_file(const char *path, const struct wd_doc_limits *
  */
 WD_MUST_USE int wd_json_append_string(struct wd_buf *out, const char *s, size_t n);
 
+/*
+ * Strict values for configuration files; each reports "file:line:col: WHAT ..." at node
+ * (a WD_NODE_STR the caller has type-checked, e.g. with wd_doc_read_object) and returns
+ * WD_ECONFIG, or WD_ENOMEM.
+ *
+ * wd_doc_str_dup: a non-empty string without NUL bytes; *out is a copy (wd_free).
+ * wd_doc_path_dup: as wd_doc_str_dup, and an absolute path of at most max_len bytes.
+ * wd_doc_duration_ms: a duration ("90s", "10m", "1h"; see wd_duration_parse) within
+ *   [min_ms, max_ms], in milliseconds.
+ */
+WD_MUST_USE int wd_doc_str_dup(const struct wd_doc *doc, const struct wd_node *node,
+                               const char *what, char **out, struct wd_diag *diag);
+WD_MUST_USE int wd_doc_path_dup(const struct wd_doc *doc, const struct wd_node *node,
+                                const char *what, size_t max_len, char **out, struct wd_diag *diag);
+WD_MUST_USE int wd_doc_duration_ms(const struct wd_doc *doc, const struct wd_node *node,
+                                   const char *what, int64_t min_ms, int64_t max_ms, int64_t *out,
+                                   struct wd_diag *diag);
+
 #endif

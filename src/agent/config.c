@@ -11,6 +11,7 @@
 #include "warden/doc.h"
 #include "warden/file.h"
 #include "warden/log.h"
+#include "warden/names.h"
 
 #define HEARTBEAT_MIN_MS (1000)
 #define HEARTBEAT_MAX_MS ((int64_t)86400 * 1000)
@@ -19,53 +20,6 @@
 #define RELOAD_MIN_MS    (100)
 #define RELOAD_MAX_MS    ((int64_t)600 * 1000)
 #define PATH_MAX_LEN     4095
-
-bool agt_node_name_valid(const char *s, size_t n)
-{
-    if (s == NULL || n == 0 || n > 255) {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-                  || c == '.' || c == '_' || c == '-';
-        if (!ok) {
-            return false;
-        }
-    }
-    return true;
-}
-
-/* A string value without NUL bytes, copied; "what" names the rule in the message. */
-static int get_str(const struct wd_doc *doc, const struct wd_node *n, const char *what, char **out,
-                   struct wd_diag *diag)
-{
-    if (n->u.s.len == 0) {
-        return wd_doc_error(doc, n, diag, "%s must not be empty", what);
-    }
-    if (memchr(n->u.s.p, '\0', n->u.s.len) != NULL) {
-        return wd_doc_error(doc, n, diag, "%s contains a NUL byte", what);
-    }
-    char *s = wd_strndup(n->u.s.p, n->u.s.len);
-    if (s == NULL) {
-        return WD_ENOMEM;
-    }
-    *out = s;
-    return WD_OK;
-}
-
-/* An absolute path without NUL bytes, at most PATH_MAX_LEN bytes. */
-static int get_path(const struct wd_doc *doc, const struct wd_node *n, const char *what, char **out,
-                    struct wd_diag *diag)
-{
-    if (n->u.s.len == 0 || n->u.s.p[0] != '/') {
-        return wd_doc_error(doc, n, diag, "%s must be an absolute path", what);
-    }
-    if (n->u.s.len > PATH_MAX_LEN) {
-        return wd_doc_error(doc, n, diag, "%s is longer than %d bytes", what, PATH_MAX_LEN);
-    }
-    return get_str(doc, n, what, out, diag);
-}
 
 /* A plain file name: no '/', not "." or "..". */
 static int get_filename(const struct wd_doc *doc, const struct wd_node *n, const char *what,
@@ -81,24 +35,7 @@ static int get_filename(const struct wd_doc *doc, const struct wd_node *n, const
         || strcmp(s, "..") == 0) {
         return wd_doc_error(doc, n, diag, "%s must be a plain file name (no '/')", what);
     }
-    return get_str(doc, n, what, out, diag);
-}
-
-/* A duration string within [min, max] milliseconds. */
-static int get_duration(const struct wd_doc *doc, const struct wd_node *n, const char *what,
-                        int64_t min, int64_t max, int64_t *out, struct wd_diag *diag)
-{
-    int64_t ms = 0;
-    if (memchr(n->u.s.p, '\0', n->u.s.len) != NULL || wd_duration_parse(n->u.s.p, &ms) < 0) {
-        return wd_doc_error(doc, n, diag, "%s: not a duration (e.g. \"90s\", \"10m\", \"1h\")",
-                            what);
-    }
-    if (ms < min || ms > max) {
-        return wd_doc_error(doc, n, diag, "%s must be between %lld ms and %lld ms", what,
-                            (long long)min, (long long)max);
-    }
-    *out = ms;
-    return WD_OK;
+    return wd_doc_str_dup(doc, n, what, out, diag);
 }
 
 /* "https://HOST:PORT" with a non-empty host (IPv6 in brackets) and a port 1..65535. */
@@ -248,7 +185,7 @@ static int parse_sink(const struct wd_doc *doc, const struct wd_node *n, struct 
     if (s->id.len == 9 + s->id.td_len) {
         return wd_doc_error(doc, id, diag, "spiffe_id: a workload ID needs a path");
     }
-    WD_TRY(get_path(doc, dir, "dir", &s->dir, diag));
+    WD_TRY(wd_doc_path_dup(doc, dir, "dir", PATH_MAX_LEN, &s->dir, diag));
     WD_TRY(get_filename(doc, cert, "cert", "svid.pem", &s->cert, diag));
     WD_TRY(get_filename(doc, key, "key", "svid.key", &s->key, diag));
     WD_TRY(get_filename(doc, bundle, "bundle", "bundle.pem", &s->bundle, diag));
@@ -258,8 +195,8 @@ static int parse_sink(const struct wd_doc *doc, const struct wd_node *n, struct 
     }
     s->reload_timeout_ms = AGT_RELOAD_TIMEOUT_DEFAULT;
     if (timeout != NULL) {
-        WD_TRY(get_duration(doc, timeout, "reload_timeout", RELOAD_MIN_MS, RELOAD_MAX_MS,
-                            &s->reload_timeout_ms, diag));
+        WD_TRY(wd_doc_duration_ms(doc, timeout, "reload_timeout", RELOAD_MIN_MS, RELOAD_MAX_MS,
+                                  &s->reload_timeout_ms, diag));
     }
     if (reload != NULL) {
         WD_TRY(parse_reload(doc, reload, s, diag));
@@ -323,7 +260,7 @@ static int parse_attestation(const struct wd_doc *doc, const struct wd_node *n,
         WD_TRY(wd_doc_read_object(doc, tpm, tf, WD_ARRAY_LEN(tf), diag));
         cfg->attest = AGT_ATTEST_TPM;
         if (tcti != NULL) {
-            WD_TRY(get_str(doc, tcti, "tcti", &cfg->tcti, diag));
+            WD_TRY(wd_doc_str_dup(doc, tcti, "tcti", &cfg->tcti, diag));
         }
         if (ek != NULL) {
             if (strcmp(ek->u.s.p, "ecc") == 0) {
@@ -337,10 +274,10 @@ static int parse_attestation(const struct wd_doc *doc, const struct wd_node *n,
     cfg->attest = AGT_ATTEST_JOIN_TOKEN;
     if (tok != NULL) {
         /* The token is a secret: the message never quotes it. */
-        WD_TRY(get_str(doc, tok, "join_token", &cfg->join_token, diag));
+        WD_TRY(wd_doc_str_dup(doc, tok, "join_token", &cfg->join_token, diag));
         return WD_OK;
     }
-    return get_path(doc, tokf, "join_token_file", &cfg->join_token_file, diag);
+    return wd_doc_path_dup(doc, tokf, "join_token_file", PATH_MAX_LEN, &cfg->join_token_file, diag);
 }
 
 static int parse_workload_api(const struct wd_doc *doc, const struct wd_node *n,
@@ -360,7 +297,7 @@ static int parse_workload_api(const struct wd_doc *doc, const struct wd_node *n,
         if (sock->u.s.len > 107) {
             return wd_doc_error(doc, sock, diag, "socket: path longer than 107 bytes");
         }
-        WD_TRY(get_path(doc, sock, "socket", &cfg->socket_path, diag));
+        WD_TRY(wd_doc_path_dup(doc, sock, "socket", PATH_MAX_LEN, &cfg->socket_path, diag));
     }
     if (mode != NULL) {
         unsigned m = 0;
@@ -378,8 +315,8 @@ static int parse_workload_api(const struct wd_doc *doc, const struct wd_node *n,
         cfg->socket_mode = m;
     }
     if (watch != NULL) {
-        WD_TRY(get_duration(doc, watch, "watch_max", WATCH_MIN_MS, WATCH_MAX_MS, &cfg->watch_max_ms,
-                            diag));
+        WD_TRY(wd_doc_duration_ms(doc, watch, "watch_max", WATCH_MIN_MS, WATCH_MAX_MS,
+                                  &cfg->watch_max_ms, diag));
     }
     return WD_OK;
 }
@@ -401,11 +338,11 @@ static int parse_root(const struct wd_doc *doc, struct agt_config *cfg, struct w
     };
     WD_TRY(wd_doc_read_object(doc, root, fields, WD_ARRAY_LEN(fields), diag));
 
-    if (!agt_node_name_valid(node->u.s.p, node->u.s.len)) {
+    if (!wd_node_name_valid(node->u.s.p, node->u.s.len)) {
         return wd_doc_error(doc, node, diag,
                             "node: 1 to 255 characters of A-Z a-z 0-9 '.' '_' '-' are required");
     }
-    WD_TRY(get_str(doc, node, "node", &cfg->node, diag));
+    WD_TRY(wd_doc_str_dup(doc, node, "node", &cfg->node, diag));
 
     const struct wd_node *url = NULL, *bundle = NULL;
     const struct wd_field cf[] = {
@@ -417,9 +354,9 @@ static int parse_root(const struct wd_doc *doc, struct agt_config *cfg, struct w
         return wd_doc_error(doc, url, diag,
                             "url: expected https://HOST:PORT (e.g. https://127.0.0.1:8443)");
     }
-    WD_TRY(get_str(doc, url, "url", &cfg->control_url, diag));
-    WD_TRY(get_path(doc, bundle, "trust_bundle", &cfg->trust_bundle, diag));
-    WD_TRY(get_path(doc, state, "state_dir", &cfg->state_dir, diag));
+    WD_TRY(wd_doc_str_dup(doc, url, "url", &cfg->control_url, diag));
+    WD_TRY(wd_doc_path_dup(doc, bundle, "trust_bundle", PATH_MAX_LEN, &cfg->trust_bundle, diag));
+    WD_TRY(wd_doc_path_dup(doc, state, "state_dir", PATH_MAX_LEN, &cfg->state_dir, diag));
     WD_TRY(parse_attestation(doc, att, cfg, diag));
 
     cfg->socket_path = wd_strdup(AGT_SOCKET_DEFAULT);
@@ -432,8 +369,8 @@ static int parse_root(const struct wd_doc *doc, struct agt_config *cfg, struct w
         WD_TRY(parse_workload_api(doc, wapi, cfg, diag));
     }
     if (hb != NULL) {
-        WD_TRY(get_duration(doc, hb, "heartbeat", HEARTBEAT_MIN_MS, HEARTBEAT_MAX_MS,
-                            &cfg->heartbeat_ms, diag));
+        WD_TRY(wd_doc_duration_ms(doc, hb, "heartbeat", HEARTBEAT_MIN_MS, HEARTBEAT_MAX_MS,
+                                  &cfg->heartbeat_ms, diag));
     }
     cfg->log_level = WD_LOG_INFO;
     if (level != NULL) {

@@ -78,7 +78,4 @@ WD_MUST_USE int agt_config_load(const char *path, struct agt_config **out, struc
 /* Free a configuration (the join token is wiped first). Accepts NULL. */
 void agt_config_free(struct agt_config *cfg);
 
-/* Whether s is a valid node name: 1..255 bytes of [A-Za-z0-9._-]. */
-bool agt_node_name_valid(const char *s, size_t n);
-
 #endif

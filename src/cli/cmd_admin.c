@@ -9,24 +9,22 @@
 
 #include "warden/codec.h"
 #include "warden/doc.h"
+#include "warden/names.h"
 #include "warden/spiffe.h"
 
 #include "control_client.h"
 
 #define BODY_MAX (64u * 1024)
 
-/* Node names and entry ids go into URL paths: allow only what the control plane allows. */
-static bool path_token_ok(const char *s, size_t max)
+/* Entry ids go into URL paths: the control plane makes them 32 lower-case hex digits. */
+static bool entry_id_ok(const char *s)
 {
     size_t n = strlen(s);
-    if (n == 0 || n > max) {
+    if (n != 32) {
         return false;
     }
     for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-                  || c == '.' || c == '_' || c == '-';
-        if (!ok) {
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
             return false;
         }
     }
@@ -35,7 +33,7 @@ static bool path_token_ok(const char *s, size_t max)
 
 static int check_node_name(const char *name)
 {
-    if (!path_token_ok(name, 255)) {
+    if (!wd_node_name_valid(name, strlen(name))) {
         return cli_error("node name \"%s\": use 1 to 255 of A-Z a-z 0-9 . _ -", name);
     }
     return 0;
@@ -419,7 +417,7 @@ static int entry_delete(int argc, char **argv)
     if (npos != 1) {
         return cli_usage_error(prog, "give the entry's id");
     }
-    if (!path_token_ok(pos[0], 64)) {
+    if (!entry_id_ok(pos[0])) {
         return cli_error("entry id \"%s\": not an entry id", pos[0]);
     }
     char path[128];

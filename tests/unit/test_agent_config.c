@@ -298,18 +298,6 @@ TEST(alloc_sweep)
     CHECK_ALLOC_SWEEP(parse(full_cfg, &c, &d), (agt_config_free(c), c = NULL));
 }
 
-TEST(node_names)
-{
-    CHECK(agt_node_name_valid("node-a.b_c", 10));
-    CHECK(!agt_node_name_valid("", 0));
-    CHECK(!agt_node_name_valid("a/b", 3));
-    CHECK(!agt_node_name_valid("a\0b", 3));
-    char big[257];
-    memset(big, 'a', sizeof(big));
-    CHECK(agt_node_name_valid(big, 255));
-    CHECK(!agt_node_name_valid(big, 256));
-}
-
 int main(void)
 {
     RUN(full_config);
@@ -318,6 +306,5 @@ int main(void)
     RUN(token_not_in_diagnostics);
     RUN(load_file_and_missing);
     RUN(alloc_sweep);
-    RUN(node_names);
     return HARNESS_END("agent_config");
 }

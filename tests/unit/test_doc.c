@@ -15,6 +15,7 @@
 #include "warden/doc.h"
 #include "warden/err.h"
 #include "warden/file.h"
+#include "warden/names.h"
 
 #include "harness.h"
 
@@ -1073,6 +1074,75 @@ TEST(json_append_string)
     wd_buf_cleanup(&b);
 }
 
+/* Config value readers: the value of key "v" in a one-line YAML document. */
+static const struct wd_node *value_of(const char *yaml, struct wd_doc **doc)
+{
+    *doc = NULL;
+    if (wd_yaml_parse("c.yaml", yaml, strlen(yaml), NULL, doc, NULL) != WD_OK) {
+        return NULL;
+    }
+    return wd_node_get(wd_doc_root(*doc), "v");
+}
+
+TEST(config_values)
+{
+    struct wd_doc *doc = NULL;
+    struct wd_diag d;
+    char *s = NULL;
+    int64_t ms = 0;
+    const struct wd_node *v = value_of("v: abc", &doc);
+    CHECK_OK(wd_doc_str_dup(doc, v, "name", &s, &d));
+    CHECK_STR(s, "abc");
+    wd_free(s);
+    s = NULL;
+    CHECK_ERR(wd_doc_path_dup(doc, v, "dir", 4095, &s, &d), WD_ECONFIG);
+    CHECK_STR(d.msg, "c.yaml:1:4: dir must be an absolute path");
+    CHECK_ERR(wd_doc_duration_ms(doc, v, "ttl", 0, 1000, &ms, &d), WD_ECONFIG);
+    CHECK_STR(d.msg, "c.yaml:1:4: ttl: not a duration (e.g. \"90s\", \"10m\", \"1h\")");
+    wd_doc_free(doc);
+
+    v = value_of("v: \"\"", &doc);
+    CHECK_ERR(wd_doc_str_dup(doc, v, "name", &s, &d), WD_ECONFIG);
+    CHECK_STR(d.msg, "c.yaml:1:4: name must not be empty");
+    wd_doc_free(doc);
+
+    v = value_of("v: \"a\\0b\"", &doc);
+    CHECK_ERR(wd_doc_str_dup(doc, v, "name", &s, &d), WD_ECONFIG);
+    CHECK_STR(d.msg, "c.yaml:1:4: name contains a NUL byte");
+    wd_doc_free(doc);
+
+    v = value_of("v: /var/lib/x", &doc);
+    CHECK_ERR(wd_doc_path_dup(doc, v, "dir", 5, &s, &d), WD_ECONFIG);
+    CHECK_STR(d.msg, "c.yaml:1:4: dir is longer than 5 bytes");
+    CHECK_OK(wd_doc_path_dup(doc, v, "dir", 4095, &s, &d));
+    CHECK_STR(s, "/var/lib/x");
+    wd_free(s);
+    wd_doc_free(doc);
+
+    v = value_of("v: 90s", &doc);
+    CHECK_OK(wd_doc_duration_ms(doc, v, "ttl", 1000, 600000, &ms, &d));
+    CHECK_EQ(ms, 90000);
+    CHECK_ERR(wd_doc_duration_ms(doc, v, "ttl", 1000, 60000, &ms, &d), WD_ECONFIG);
+    CHECK_STR(d.msg, "c.yaml:1:4: ttl must be between 1000 ms and 60000 ms");
+    CHECK_EQ(ms, 90000);
+    wd_doc_free(doc);
+}
+
+TEST(node_names)
+{
+    char big[257];
+    memset(big, 'n', sizeof(big));
+    CHECK(wd_node_name_valid("node-a.b_C9", 11));
+    CHECK(wd_node_name_valid(big, 255));
+    CHECK(!wd_node_name_valid(big, 256));
+    CHECK(!wd_node_name_valid("", 0));
+    CHECK(!wd_node_name_valid(NULL, 3));
+    CHECK(!wd_node_name_valid("a/b", 3));
+    CHECK(!wd_node_name_valid("a b", 3));
+    CHECK(!wd_node_name_valid("a\0b", 3));
+    CHECK(!wd_node_name_valid("n\xc3\xa9", 3));
+}
+
 int main(void)
 {
     RUN(json_scalars);
@@ -1096,5 +1166,7 @@ int main(void)
     RUN(doc_error_and_names);
     RUN(load_file);
     RUN(json_append_string);
+    RUN(config_values);
+    RUN(node_names);
     return HARNESS_END("doc");
 }
