@@ -698,6 +698,8 @@ static size_t match(const char *path, struct route r[2], char *param, size_t psz
             {"/v1/admin/nodes", {"GET", SRV_R_ADMIN_NODES, A_ADMIN}},
             {"/v1/admin/tokens", {"POST", SRV_R_ADMIN_TOKENS, A_ADMIN}},
             {"/v1/admin/audit", {"GET", SRV_R_ADMIN_AUDIT, A_ADMIN}},
+            {"/v1/tee/challenge", {"POST", SRV_R_TEE_CHALLENGE, A_ANY}},
+            {"/v1/tee/svid", {"POST", SRV_R_TEE_SVID, A_ANY}},
     };
     param[0] = '\0';
     for (size_t i = 0; i < WD_ARRAY_LEN(fixed); i++) {
@@ -915,6 +917,10 @@ static int run(struct srv_rq *q, const char *param)
         return h_admin_entry_delete(q, param);
     case SRV_R_ADMIN_AUDIT:
         return h_admin_audit(q);
+    case SRV_R_TEE_CHALLENGE:
+        return srv_h_tee_challenge(q);
+    case SRV_R_TEE_SVID:
+        return srv_h_tee_svid(q);
     default:
         return srv_rq_error(q, 404, NULL, "no such route");
     }

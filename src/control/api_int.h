@@ -70,6 +70,12 @@ WD_MUST_USE int srv_node_revoked(struct srv_rq *q, const char *name, bool *out);
 /* spiffe://TD/warden/node/<name> */
 WD_MUST_USE int srv_node_id(const struct srv *s, const char *name, struct wd_spiffe_id *out);
 
+/* ---- TEE workloads (api_tee.c, docs/api.md "TEE workloads") ---- */
+/* POST /v1/tee/challenge: a single-use session with a fresh nonce for one evidence type. */
+WD_MUST_USE int srv_h_tee_challenge(struct srv_rq *q);
+/* POST /v1/tee/svid: verify the CSR's evidence and issue the allow-listed SVID. */
+WD_MUST_USE int srv_h_tee_svid(struct srv_rq *q);
+
 /* ---- issuing (api_issue.c) ---- */
 
 /*

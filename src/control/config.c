@@ -9,6 +9,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "warden/alloc.h"
 #include "warden/buf.h"
 #include "warden/clock.h"
@@ -16,6 +21,8 @@
 #include "warden/doc.h"
 #include "warden/file.h"
 #include "warden/log.h"
+#include "warden/sgx.h"
+#include "warden/spiffe.h"
 #include "warden/tpm_dev.h"
 
 #define PCRS_DEFAULT "sha256:0,1,2,3,7"
@@ -32,6 +39,7 @@ void srv_config_init(struct srv_config *cfg)
     cfg->heartbeat_grace = 0; /* 0: 3 x heartbeat, resolved at the end of parsing */
     cfg->session_ttl = SRV_SESSION_TTL_DEFAULT;
     cfg->batch_max = SRV_BATCH_MAX_DEFAULT;
+    cfg->tee_sgx_tcb_accept = WD_SGX_TCB_BIT(WD_SGX_TCB_UP_TO_DATE);
     /* the default selection always parses */
     int rc = wd_tpm_pcr_spec_parse(PCRS_DEFAULT, &cfg->pcr_sel, NULL);
     WD_BUG_ON(rc != WD_OK);
@@ -56,6 +64,11 @@ void srv_config_cleanup(struct srv_config *cfg)
     }
     wd_free(cfg->pcr_rules);
     wd_free(cfg->ip_fence);
+    wd_free(cfg->tee_sim_key);
+    for (size_t i = 0; i < cfg->n_tee_allow; i++) {
+        wd_free(cfg->tee_allow[i].spiffe_id);
+    }
+    wd_free(cfg->tee_allow);
     srv_config_init(cfg);
 }
 
@@ -410,10 +423,302 @@ static int read_issue(const struct wd_doc *doc, const struct wd_node *obj, struc
     return WD_OK;
 }
 
+/* ---- tee ---- */
+
+/* Hex text of 1..max bytes into out; *len gets the byte count. WD_EPROTO when not hex. */
+static int hex_bytes(const struct wd_node *v, uint8_t *out, size_t max, size_t *len)
+{
+    if (v->type != WD_NODE_STR || v->u.s.len == 0 || v->u.s.len % 2 != 0 || v->u.s.len > 2 * max) {
+        return WD_EPROTO;
+    }
+    for (size_t i = 0; i < v->u.s.len; i += 2) {
+        int hi = wd_hex_digit_value((unsigned char)v->u.s.p[i]);
+        int lo = wd_hex_digit_value((unsigned char)v->u.s.p[i + 1]);
+        if (hi < 0 || lo < 0) {
+            return WD_EPROTO;
+        }
+        out[i / 2] = (uint8_t)(hi << 4 | lo);
+    }
+    *len = v->u.s.len / 2;
+    return WD_OK;
+}
+
+/* The type names of tee.allow and POST /v1/tee/challenge ("snp" is an alias of "sev-snp"). */
+static int tee_type(const struct wd_node *v, enum wd_attest *out)
+{
+    const char *s = v->u.s.p;
+    size_t n = v->u.s.len;
+    if ((n == 3 && memcmp(s, "snp", 3) == 0) || (n == 7 && memcmp(s, "sev-snp", 7) == 0)) {
+        *out = WD_ATTEST_SEV_SNP;
+    } else if (n == 3 && memcmp(s, "sgx", 3) == 0) {
+        *out = WD_ATTEST_SGX;
+    } else if (n == 3 && memcmp(s, "sim", 3) == 0) {
+        *out = WD_ATTEST_SIM;
+    } else {
+        return WD_EPROTO;
+    }
+    return WD_OK;
+}
+
+static int read_u16(const struct wd_doc *doc, const struct wd_node *v, const char *key,
+                    uint16_t *out, struct wd_diag *diag)
+{
+    if (v->u.i < 0 || v->u.i > 65535) {
+        return wd_doc_error(doc, v, diag, "'%s': must be 0..65535", key);
+    }
+    *out = (uint16_t)v->u.i;
+    return WD_OK;
+}
+
+static int read_tee_rule(const struct wd_doc *doc, const struct wd_node *obj,
+                         struct srv_tee_rule *r, struct wd_diag *diag)
+{
+    const struct wd_node *type, *meas, *mrsigner, *prod, *svn, *id, *ttl;
+    const struct wd_field f[] = {
+            {"type", WD_NODE_STR, WD_FIELD_REQUIRED, &type},
+            {"measurement", WD_NODE_STR, WD_FIELD_OPTIONAL, &meas},
+            {"mrsigner", WD_NODE_STR, WD_FIELD_OPTIONAL, &mrsigner},
+            {"isvprodid", WD_NODE_INT, WD_FIELD_OPTIONAL, &prod},
+            {"min_isvsvn", WD_NODE_INT, WD_FIELD_OPTIONAL, &svn},
+            {"spiffe_id", WD_NODE_STR, WD_FIELD_REQUIRED, &id},
+            {"ttl", WD_NODE_STR, WD_FIELD_OPTIONAL, &ttl},
+    };
+    if (obj->type != WD_NODE_OBJ) {
+        return wd_doc_error(doc, obj, diag, "'allow': each entry must be an object");
+    }
+    WD_TRY(wd_doc_read_object(doc, obj, f, WD_ARRAY_LEN(f), diag));
+    if (tee_type(type, &r->type) != WD_OK) {
+        return wd_doc_error(doc, type, diag, "'type': must be sev-snp (or snp), sgx or sim");
+    }
+    if ((meas != NULL) == (mrsigner != NULL)) {
+        return wd_doc_error(doc, obj, diag, "give exactly one of 'measurement' and 'mrsigner'");
+    }
+    if (meas != NULL) {
+        size_t want = r->type == WD_ATTEST_SEV_SNP ? 48 : r->type == WD_ATTEST_SGX ? 32 : 0;
+        if (hex_bytes(meas, r->measurement, sizeof(r->measurement), &r->measurement_len) != WD_OK
+            || (want != 0 && r->measurement_len != want)
+            || (want == 0 && r->measurement_len != 32 && r->measurement_len != 48
+                && r->measurement_len != 64)) {
+            return wd_doc_error(doc, meas, diag, "'measurement': must be hex of %s",
+                                want == 48   ? "48 bytes (SEV-SNP MEASUREMENT)"
+                                : want == 32 ? "32 bytes (SGX MRENCLAVE)"
+                                             : "32, 48 or 64 bytes");
+        }
+        if (prod != NULL || svn != NULL) {
+            return wd_doc_error(doc, prod != NULL ? prod : svn, diag,
+                                "'isvprodid' and 'min_isvsvn' go with 'mrsigner'");
+        }
+    } else {
+        size_t len = 0;
+        if (r->type != WD_ATTEST_SGX) {
+            return wd_doc_error(doc, mrsigner, diag, "'mrsigner': only for type sgx");
+        }
+        if (hex_bytes(mrsigner, r->mrsigner, sizeof(r->mrsigner), &len) != WD_OK || len != 32) {
+            return wd_doc_error(doc, mrsigner, diag, "'mrsigner': must be hex of 32 bytes");
+        }
+        if (prod == NULL) {
+            return wd_doc_error(doc, obj, diag, "'mrsigner' needs 'isvprodid'");
+        }
+        r->signer = true;
+        WD_TRY(read_u16(doc, prod, "isvprodid", &r->isv_prod_id, diag));
+        if (svn != NULL) {
+            WD_TRY(read_u16(doc, svn, "min_isvsvn", &r->min_isv_svn, diag));
+        }
+    }
+    struct wd_spiffe_id sid;
+    if (wd_spiffe_id_parse(id->u.s.p, id->u.s.len, &sid, NULL, NULL) != WD_OK) {
+        return wd_doc_error(doc, id, diag, "'spiffe_id': not a SPIFFE ID");
+    }
+    const char *path = wd_spiffe_id_path(&sid);
+    if (path[0] == '\0' || strncmp(path, "/warden/", 8) == 0 || strcmp(path, "/warden") == 0) {
+        return wd_doc_error(doc, id, diag,
+                            "'spiffe_id': needs a path, and /warden/... is reserved");
+    }
+    if (ttl != NULL) {
+        WD_TRY(get_duration(doc, ttl, "ttl", 1, (int64_t)3650 * 86400, &r->ttl, diag));
+    }
+    return get_string(doc, id, "spiffe_id", &r->spiffe_id, diag);
+}
+
+static int read_tee_allow(const struct wd_doc *doc, const struct wd_node *arr,
+                          struct srv_config *cfg, struct wd_diag *diag)
+{
+    if (arr->u.arr.n > SRV_TEE_ALLOW_MAX) {
+        return wd_doc_error(doc, arr, diag, "'allow': at most %u entries", SRV_TEE_ALLOW_MAX);
+    }
+    struct srv_tee_rule *v = wd_calloc(arr->u.arr.n + 1, sizeof(*v));
+    if (v == NULL) {
+        return WD_ENOMEM;
+    }
+    int rc = WD_OK;
+    size_t i = 0;
+    for (; i < arr->u.arr.n; i++) {
+        rc = read_tee_rule(doc, arr->u.arr.items[i], &v[i], diag);
+        if (rc != WD_OK) {
+            wd_free(v[i].spiffe_id);
+            break;
+        }
+    }
+    if (rc != WD_OK) {
+        for (size_t k = 0; k < i; k++) {
+            wd_free(v[k].spiffe_id);
+        }
+        wd_free(v);
+        return rc;
+    }
+    for (size_t k = 0; k < cfg->n_tee_allow; k++) {
+        wd_free(cfg->tee_allow[k].spiffe_id);
+    }
+    wd_free(cfg->tee_allow);
+    cfg->tee_allow = v;
+    cfg->n_tee_allow = i;
+    return WD_OK;
+}
+
+/* The sim key: a PEM EC P-256 public key (text, so parsing stays free of I/O). */
+static int read_sim_key(const struct wd_doc *doc, const struct wd_node *v, struct srv_config *cfg,
+                        struct wd_diag *diag)
+{
+    if (v->u.s.len == 0 || v->u.s.len > 4096 || v->u.s.len > INT32_MAX) {
+        return wd_doc_error(doc, v, diag, "'sim_key': must be a PEM public key");
+    }
+    BIO *bio = BIO_new_mem_buf(v->u.s.p, (int)v->u.s.len);
+    if (bio == NULL) {
+        return WD_ENOMEM;
+    }
+    EVP_PKEY *k = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+    BIO_free(bio);
+    char grp[16] = "";
+    int rc = WD_OK;
+    uint8_t *der = NULL;
+    if (k == NULL || EVP_PKEY_get_base_id(k) != EVP_PKEY_EC
+        || EVP_PKEY_get_group_name(k, grp, sizeof(grp), NULL) != 1
+        || strcmp(grp, "prime256v1") != 0) {
+        rc = wd_doc_error(doc, v, diag, "'sim_key': must be a PEM EC P-256 public key");
+        goto out;
+    }
+    int n = i2d_PUBKEY(k, NULL);
+    if (n <= 0 || (size_t)n > SRV_TEE_SIM_KEY_MAX) {
+        rc = wd_doc_error(doc, v, diag, "'sim_key': cannot encode the key");
+        goto out;
+    }
+    der = wd_malloc((size_t)n);
+    if (der == NULL) {
+        rc = WD_ENOMEM;
+        goto out;
+    }
+    uint8_t *w = der;
+    if (i2d_PUBKEY(k, &w) != n) {
+        rc = wd_doc_error(doc, v, diag, "'sim_key': cannot encode the key");
+        goto out;
+    }
+    wd_free(cfg->tee_sim_key);
+    cfg->tee_sim_key = der;
+    cfg->tee_sim_key_len = (size_t)n;
+    der = NULL;
+out:
+    wd_free(der);
+    EVP_PKEY_free(k);
+    return rc;
+}
+
+static int read_sgx_tcb_accept(const struct wd_doc *doc, const struct wd_node *arr,
+                               struct srv_config *cfg, struct wd_diag *diag)
+{
+    unsigned bits = 0;
+    for (size_t i = 0; i < arr->u.arr.n; i++) {
+        const struct wd_node *it = arr->u.arr.items[i];
+        bool found = false;
+        for (unsigned s = 0; it->type == WD_NODE_STR && s < WD_SGX_TCB_STATUS_COUNT_; s++) {
+            if (s == WD_SGX_TCB_REVOKED) {
+                continue; /* never admitted */
+            }
+            const char *name = wd_sgx_tcb_status_name((enum wd_sgx_tcb_status)s);
+            if (strlen(name) == it->u.s.len && memcmp(name, it->u.s.p, it->u.s.len) == 0) {
+                bits |= WD_SGX_TCB_BIT(s);
+                found = true;
+            }
+        }
+        if (!found) {
+            return wd_doc_error(doc, it, diag,
+                                "'sgx_tcb_accept': not a TCB status (UpToDate, "
+                                "SWHardeningNeeded, ConfigurationNeeded, "
+                                "ConfigurationAndSWHardeningNeeded, OutOfDate, "
+                                "OutOfDateConfigurationNeeded, Unknown)");
+        }
+    }
+    if (bits == 0) {
+        return wd_doc_error(doc, arr, diag, "'sgx_tcb_accept': must not be empty");
+    }
+    cfg->tee_sgx_tcb_accept = bits;
+    return WD_OK;
+}
+
+static int read_snp_min_tcb(const struct wd_doc *doc, const struct wd_node *obj,
+                            struct srv_config *cfg, struct wd_diag *diag)
+{
+    const struct wd_node *v[5];
+    const char *names[5] = {"bootloader", "tee", "snp", "microcode", "fmc"};
+    const struct wd_field f[] = {
+            {"bootloader", WD_NODE_INT, WD_FIELD_OPTIONAL, &v[0]},
+            {"tee", WD_NODE_INT, WD_FIELD_OPTIONAL, &v[1]},
+            {"snp", WD_NODE_INT, WD_FIELD_OPTIONAL, &v[2]},
+            {"microcode", WD_NODE_INT, WD_FIELD_OPTIONAL, &v[3]},
+            {"fmc", WD_NODE_INT, WD_FIELD_OPTIONAL, &v[4]},
+    };
+    WD_TRY(wd_doc_read_object(doc, obj, f, WD_ARRAY_LEN(f), diag));
+    uint8_t t[5] = {0};
+    for (size_t i = 0; i < 5; i++) {
+        if (v[i] != NULL) {
+            if (v[i]->u.i < 0 || v[i]->u.i > 255) {
+                return wd_doc_error(doc, v[i], diag, "'%s': must be 0..255", names[i]);
+            }
+            t[i] = (uint8_t)v[i]->u.i;
+        }
+    }
+    memcpy(cfg->tee_snp_min_tcb, t, sizeof(t));
+    cfg->tee_snp_check_min_tcb = true;
+    return WD_OK;
+}
+
+static int read_tee(const struct wd_doc *doc, const struct wd_node *obj, struct srv_config *cfg,
+                    struct wd_diag *diag)
+{
+    const struct wd_node *allow_sim, *sim_key, *allow, *tcb_accept, *min_tcb;
+    const struct wd_field f[] = {
+            {"allow_sim", WD_NODE_BOOL, WD_FIELD_OPTIONAL, &allow_sim},
+            {"sim_key", WD_NODE_STR, WD_FIELD_OPTIONAL, &sim_key},
+            {"allow", WD_NODE_ARR, WD_FIELD_OPTIONAL, &allow},
+            {"sgx_tcb_accept", WD_NODE_ARR, WD_FIELD_OPTIONAL, &tcb_accept},
+            {"snp_min_tcb", WD_NODE_OBJ, WD_FIELD_OPTIONAL, &min_tcb},
+    };
+    WD_TRY(wd_doc_read_object(doc, obj, f, WD_ARRAY_LEN(f), diag));
+    if (allow_sim != NULL) {
+        cfg->tee_allow_sim = allow_sim->u.b;
+    }
+    if (sim_key != NULL) {
+        WD_TRY(read_sim_key(doc, sim_key, cfg, diag));
+    }
+    if (cfg->tee_allow_sim && cfg->tee_sim_key == NULL) {
+        return wd_doc_error(doc, allow_sim, diag,
+                            "'allow_sim': true needs 'sim_key' (the sim signing public key)");
+    }
+    if (allow != NULL) {
+        WD_TRY(read_tee_allow(doc, allow, cfg, diag));
+    }
+    if (tcb_accept != NULL) {
+        WD_TRY(read_sgx_tcb_accept(doc, tcb_accept, cfg, diag));
+    }
+    if (min_tcb != NULL) {
+        WD_TRY(read_snp_min_tcb(doc, min_tcb, cfg, diag));
+    }
+    return WD_OK;
+}
+
 static int read_root(const struct wd_doc *doc, struct srv_config *cfg, struct wd_diag *diag)
 {
     const struct wd_node *listen, *store, *audit_log, *log_level, *max_conns, *svid, *heartbeat,
-            *grace, *session_ttl, *tpm, *ip_fence, *issue;
+            *grace, *session_ttl, *tpm, *ip_fence, *issue, *tee;
     const struct wd_node *root = wd_doc_root(doc);
     const struct wd_field f[] = {
             {"listen", WD_NODE_STR, WD_FIELD_OPTIONAL, &listen},
@@ -428,6 +733,7 @@ static int read_root(const struct wd_doc *doc, struct srv_config *cfg, struct wd
             {"tpm", WD_NODE_OBJ, WD_FIELD_OPTIONAL, &tpm},
             {"ip_fence", WD_NODE_ARR, WD_FIELD_OPTIONAL, &ip_fence},
             {"issue", WD_NODE_OBJ, WD_FIELD_OPTIONAL, &issue},
+            {"tee", WD_NODE_OBJ, WD_FIELD_OPTIONAL, &tee},
     };
     /* an empty file (all comments) is an empty configuration */
     if (root->type == WD_NODE_NULL) {
@@ -484,6 +790,9 @@ static int read_root(const struct wd_doc *doc, struct srv_config *cfg, struct wd
     }
     if (issue != NULL) {
         WD_TRY(read_issue(doc, issue, cfg, diag));
+    }
+    if (tee != NULL) {
+        WD_TRY(read_tee(doc, tee, cfg, diag));
     }
     return WD_OK;
 }
@@ -617,5 +926,19 @@ const char *srv_config_default_text(void)
            "#ip_fence: [10.0.0.0/8, \"fd00::/8\"]\n"
            "\n"
            "#issue:\n"
-           "#  batch_max: 4096     # SVID records per group commit\n";
+           "#  batch_max: 4096     # SVID records per group commit\n"
+           "\n"
+           "# TEE workloads (POST /v1/tee/challenge, /v1/tee/svid): which measurements get\n"
+           "# which SPIFFE ID. sim evidence is for development and refused unless enabled.\n"
+           "#tee:\n"
+           "#  allow_sim: false\n"
+           "#  sim_key: |          # PEM P-256 public key that signs sim reports\n"
+           "#    -----BEGIN PUBLIC KEY-----\n"
+           "#    ...\n"
+           "#  sgx_tcb_accept: [UpToDate]\n"
+           "#  snp_min_tcb: {bootloader: 3, tee: 0, snp: 8, microcode: 115}\n"
+           "#  allow:\n"
+           "#    - {type: sev-snp, measurement: \"<96 hex>\", spiffe_id: \"spiffe://td/cvm\"}\n"
+           "#    - {type: sgx, mrsigner: \"<64 hex>\", isvprodid: 1, min_isvsvn: 2,\n"
+           "#       spiffe_id: \"spiffe://td/enclave\", ttl: 1h}\n";
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "warden/cidr.h"
+#include "warden/claims.h"
 #include "warden/common.h"
 #include "warden/err.h"
 #include "warden/tpm.h"
@@ -32,6 +33,26 @@
 #define SRV_CONFIG_FILE_MAX      (1u << 20)
 #define SRV_EK_ALLOW_MAX         10000u
 #define SRV_IP_FENCE_MAX         1024u
+#define SRV_TEE_ALLOW_MAX        10000u
+#define SRV_TEE_SIM_KEY_MAX      256u /* bytes of the sim key's SubjectPublicKeyInfo DER */
+
+/*
+ * One tee.allow rule (docs/control.md): evidence of type `type` whose measurement equals
+ * measurement[0..measurement_len) (SEV-SNP MEASUREMENT, SGX MRENCLAVE, sim measurement), or,
+ * for SGX with `signer`, whose MRSIGNER, ISVPRODID and ISVSVN >= min_isv_svn match, gets an
+ * SVID for spiffe_id with ttl seconds.
+ */
+struct srv_tee_rule {
+    enum wd_attest type; /* WD_ATTEST_SEV_SNP, WD_ATTEST_SGX or WD_ATTEST_SIM */
+    uint8_t measurement[WD_CLAIMS_MEAS_MAX];
+    size_t measurement_len; /* 0 for a signer rule */
+    bool signer;            /* SGX MRSIGNER rule */
+    uint8_t mrsigner[32];
+    uint16_t isv_prod_id;
+    uint16_t min_isv_svn;
+    char *spiffe_id; /* owned; a SPIFFE ID outside /warden/ */
+    int64_t ttl;     /* seconds; 0: workload_ttl */
+};
 
 struct srv_config {
     char *listen;    /* owned; NULL until finish: SRV_LISTEN_DEFAULT */
@@ -62,6 +83,16 @@ struct srv_config {
     size_t n_ip_fence;
 
     size_t batch_max; /* SVID records one group commit writes at most */
+
+    /* tee (TEE workloads, POST /v1/tee/...) */
+    bool tee_allow_sim;   /* accept sim evidence (development only) */
+    uint8_t *tee_sim_key; /* owned; SPKI DER of the trusted sim P-256 key, or NULL */
+    size_t tee_sim_key_len;
+    unsigned tee_sgx_tcb_accept;    /* WD_SGX_TCB_BIT(status) or-ed; default UpToDate only */
+    bool tee_snp_check_min_tcb;     /* tee.snp_min_tcb given */
+    uint8_t tee_snp_min_tcb[5];     /* bootloader, tee, snp, microcode, fmc */
+    struct srv_tee_rule *tee_allow; /* owned (spiffe_id too) */
+    size_t n_tee_allow;
 };
 
 /* Defaults everywhere (strings NULL until srv_config_finish). Infallible. */

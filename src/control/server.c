@@ -72,13 +72,22 @@ const char *const srv_reasons[SRV_REASONS_N] = {
         "quote-missing",
         "tpm-public",
         "internal",
+        "evidence-missing",
+        "evidence-malformed",
+        "evidence-type",
+        "sim-disabled",
+        "evidence-invalid",
+        "binding",
+        "tee-policy",
+        "measurement-not-allowed",
 };
 
 static const char *const route_names[SRV_R_COUNT] = {
         "healthz",      "metrics",        "bundle",         "tpm_begin",   "tpm_finish",
         "join_token",   "node_challenge", "node_heartbeat", "node_renew",  "node_entries",
         "node_svids",   "denylist",       "admin_nodes",    "admin_node",  "admin_revoke",
-        "admin_tokens", "admin_entries",  "admin_entry",    "admin_audit", "other",
+        "admin_tokens", "admin_entries",  "admin_entry",    "admin_audit", "tee_challenge",
+        "tee_svid",     "other",
 };
 
 const char *srv_route_name(enum srv_route r)

@@ -52,6 +52,8 @@ enum srv_route {
     SRV_R_ADMIN_ENTRIES,
     SRV_R_ADMIN_ENTRY,
     SRV_R_ADMIN_AUDIT,
+    SRV_R_TEE_CHALLENGE,
+    SRV_R_TEE_SVID,
     SRV_R_OTHER,
     SRV_R_COUNT
 };
@@ -61,7 +63,7 @@ enum srv_route {
 extern const int srv_codes[SRV_CODES_N];
 
 /* Refusal reasons counted by warden_refusals_total (anything else counts as "other"). */
-#define SRV_REASONS_N 48
+#define SRV_REASONS_N 56
 extern const char *const srv_reasons[SRV_REASONS_N];
 
 #define SRV_BATCH_BUCKETS 12 /* histogram upper bounds 1, 2, 4, ... 2048, then +Inf */
