@@ -15,6 +15,7 @@
 #include "warden/codec.h"
 #include "warden/doc.h"
 #include "warden/log.h"
+#include "warden/names.h"
 #include "warden/rand.h"
 
 #include "api_int.h"
@@ -587,7 +588,7 @@ static int h_admin_entry_list(struct srv_rq *q)
 {
     char node[WD_STORE_NAME_MAX + 1];
     if (query_get(q->req->query, "node", node, sizeof(node))) {
-        if (!srv_node_name_valid(node, strlen(node))) {
+        if (!wd_node_name_valid(node, strlen(node))) {
             return srv_rq_error(q, 400, NULL, "'node' is not a valid node name");
         }
         return entries_answer(q, node);
@@ -719,7 +720,7 @@ static size_t match(const char *path, struct route r[2], char *param, size_t psz
         const char *rest = path + sizeof(nodes) - 1;
         const char *slash = strchr(rest, '/');
         size_t len = slash != NULL ? (size_t)(slash - rest) : strlen(rest);
-        if (len == 0 || len >= psz || !srv_node_name_valid(rest, len)) {
+        if (len == 0 || len >= psz || !wd_node_name_valid(rest, len)) {
             return 0;
         }
         memcpy(param, rest, len);
@@ -765,8 +766,8 @@ static void classify(struct srv_rq *q)
     if (strcmp(path, "/warden/admin") == 0) {
         q->who = SRV_C_ADMIN;
     } else if (strncmp(path, node_prefix, sizeof(node_prefix) - 1) == 0
-               && srv_node_name_valid(path + sizeof(node_prefix) - 1,
-                                      strlen(path + sizeof(node_prefix) - 1))) {
+               && wd_node_name_valid(path + sizeof(node_prefix) - 1,
+                                     strlen(path + sizeof(node_prefix) - 1))) {
         q->who = SRV_C_NODE;
         (void)snprintf(q->node, sizeof(q->node), "%s", path + sizeof(node_prefix) - 1);
     } else {

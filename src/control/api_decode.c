@@ -10,6 +10,7 @@
 #include "warden/alloc.h"
 #include "warden/clock.h"
 #include "warden/codec.h"
+#include "warden/names.h"
 
 #include "config.h"
 
@@ -100,7 +101,7 @@ static int b64(const struct srv_body *b, const struct wd_node *v, const char *ke
 
 static int node_name(struct srv_body *b, const struct wd_node *v, struct wd_diag *diag)
 {
-    if (!srv_node_name_valid(v->u.s.p, v->u.s.len) || strlen(v->u.s.p) != v->u.s.len) {
+    if (!wd_node_name_valid(v->u.s.p, v->u.s.len) || strlen(v->u.s.p) != v->u.s.len) {
         return wd_doc_error(b->doc, v, diag,
                             "'node': must be 1..255 characters of A-Z a-z 0-9 . _ -");
     }

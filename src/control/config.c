@@ -72,22 +72,6 @@ void srv_config_cleanup(struct srv_config *cfg)
     srv_config_init(cfg);
 }
 
-bool srv_node_name_valid(const char *s, size_t n)
-{
-    if (s == NULL || n == 0 || n > 255) {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-                  || c == '.' || c == '_' || c == '-';
-        if (!ok) {
-            return false;
-        }
-    }
-    return true;
-}
-
 /* ---- value readers: each reports at the value's position ---- */
 
 static int get_string(const struct wd_doc *doc, const struct wd_node *v, const char *key,

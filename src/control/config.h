@@ -122,7 +122,4 @@ void srv_config_cleanup(struct srv_config *cfg);
 /* The commented default configuration file that `warden-control init` writes. Static. */
 const char *srv_config_default_text(void);
 
-/* Whether s is a valid node name: 1..255 bytes of [A-Za-z0-9._-]. */
-bool srv_node_name_valid(const char *s, size_t n);
-
 #endif

@@ -102,11 +102,6 @@ TEST(defaults)
     const char *t = srv_config_default_text();
     CHECK_OK(parse(t, &c, &d));
     srv_config_cleanup(&c);
-    /* node names */
-    CHECK(srv_node_name_valid("node-a.b_c", 10));
-    CHECK(!srv_node_name_valid("", 0));
-    CHECK(!srv_node_name_valid("a b", 3));
-    CHECK(!srv_node_name_valid("a/b", 3));
 }
 
 TEST(refusals)
