@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "warden/common.h"
+#include "warden/names.h"
 
 #include "../src/control/api_decode.h"
 #include "../src/control/config.h"
@@ -35,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rc = dec(data + 1, size - 1, &b, &d);
     if (rc == WD_OK) {
         if (b.node != NULL) {
-            WD_BUG_ON(!srv_node_name_valid(b.node, strlen(b.node)));
+            WD_BUG_ON(!wd_node_name_valid(b.node, strlen(b.node)));
         }
         if (b.session != NULL) {
             WD_BUG_ON(!srv_id_valid(b.session, strlen(b.session)));
