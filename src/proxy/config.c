@@ -178,11 +178,49 @@ static bool name_valid(const char *s, size_t n)
     return true;
 }
 
+static int parse_mqtt(const struct wd_doc *doc, const struct wd_node *n,
+                      struct prx_listener_conf *l, struct wd_diag *diag)
+{
+    const struct wd_node *bind = NULL, *deny = NULL, *maxp = NULL;
+    const struct wd_field fields[] = {
+            {"bind_client_id", WD_NODE_NULL, WD_FIELD_OPTIONAL, &bind},
+            {"deny_disconnect", WD_NODE_BOOL, WD_FIELD_OPTIONAL, &deny},
+            {"max_packet", WD_NODE_INT, WD_FIELD_OPTIONAL, &maxp},
+    };
+    WD_TRY(wd_doc_read_object(doc, n, fields, WD_ARRAY_LEN(fields), diag));
+    if (bind != NULL) {
+        if (bind->type == WD_NODE_BOOL) {
+            l->mqtt_bind = bind->u.b ? PRX_MQTT_BIND_CONF_EXACT : PRX_MQTT_BIND_CONF_NONE;
+        } else if (bind->type == WD_NODE_STR && bind->u.s.len == 4
+                   && memcmp(bind->u.s.p, "path", 4) == 0) {
+            l->mqtt_bind = PRX_MQTT_BIND_CONF_PATH;
+        } else {
+            return wd_doc_error(doc, bind, diag, "bind_client_id: expected true, false or path");
+        }
+        if (l->mqtt_bind != PRX_MQTT_BIND_CONF_NONE && l->mode != PRX_INBOUND) {
+            return wd_doc_error(doc, bind, diag,
+                                "bind_client_id: only for inbound listeners (the peer is the "
+                                "client there)");
+        }
+    }
+    if (deny != NULL) {
+        l->mqtt_deny_disconnect = deny->u.b;
+    }
+    if (maxp != NULL) {
+        if (maxp->u.i < 64 || maxp->u.i > PRX_MQTT_MAX_PACKET_LIMIT) {
+            return wd_doc_error(doc, maxp, diag, "max_packet must be between 64 and %d",
+                                PRX_MQTT_MAX_PACKET_LIMIT);
+        }
+        l->mqtt_max_packet = (uint32_t)maxp->u.i;
+    }
+    return WD_OK;
+}
+
 static int parse_listener(const struct wd_doc *doc, const struct wd_node *n,
                           struct prx_listener_conf *l, struct wd_diag *diag)
 {
     const struct wd_node *name = NULL, *mode = NULL, *proto = NULL, *listen = NULL,
-                         *upstream = NULL, *peer = NULL, *enforce = NULL;
+                         *upstream = NULL, *peer = NULL, *enforce = NULL, *mqtt = NULL;
     const struct wd_field fields[] = {
             {"name", WD_NODE_STR, WD_FIELD_REQUIRED, &name},
             {"mode", WD_NODE_STR, WD_FIELD_REQUIRED, &mode},
@@ -191,6 +229,7 @@ static int parse_listener(const struct wd_doc *doc, const struct wd_node *n,
             {"upstream", WD_NODE_STR, WD_FIELD_REQUIRED, &upstream},
             {"expect_peer", WD_NODE_STR, WD_FIELD_OPTIONAL, &peer},
             {"enforce", WD_NODE_BOOL, WD_FIELD_OPTIONAL, &enforce},
+            {"mqtt", WD_NODE_OBJ, WD_FIELD_OPTIONAL, &mqtt},
     };
     WD_TRY(wd_doc_read_object(doc, n, fields, WD_ARRAY_LEN(fields), diag));
     if (!name_valid(name->u.s.p, name->u.s.len)) {
@@ -209,8 +248,10 @@ static int parse_listener(const struct wd_doc *doc, const struct wd_node *n,
         l->proto = PRX_HTTP;
     } else if (strcmp(proto->u.s.p, "tcp") == 0) {
         l->proto = PRX_TCP;
+    } else if (strcmp(proto->u.s.p, "mqtt") == 0) {
+        l->proto = PRX_MQTT;
     } else {
-        return wd_doc_error(doc, proto, diag, "protocol: expected \"http\" or \"tcp\"");
+        return wd_doc_error(doc, proto, diag, "protocol: expected \"http\", \"mqtt\" or \"tcp\"");
     }
     WD_TRY(get_addr(doc, listen, "listen", &l->listen, diag));
     WD_TRY(get_addr(doc, upstream, "upstream", &l->upstream, diag));
@@ -239,6 +280,13 @@ static int parse_listener(const struct wd_doc *doc, const struct wd_node *n,
         l->enforce = enforce->u.b;
     } else {
         l->enforce = l->mode == PRX_INBOUND;
+    }
+    l->mqtt_max_packet = PRX_MQTT_MAX_PACKET_DEFAULT;
+    if (mqtt != NULL) {
+        if (l->proto != PRX_MQTT) {
+            return wd_doc_error(doc, mqtt, diag, "mqtt: only for listeners with protocol mqtt");
+        }
+        WD_TRY(parse_mqtt(doc, mqtt, l, diag));
     }
     return WD_OK;
 }

@@ -1,7 +1,7 @@
 /*
  * warden-proxy's configuration file (YAML, strict): its identity files, the listeners
- * (inbound / outbound, http / tcp), the policy files, audit, the admin listener, limits and
- * timeouts, and the number of workers. docs/proxy.md documents every key. The loader is
+ * (inbound / outbound, http / mqtt / tcp), the policy files, audit, the admin listener,
+ * limits and timeouts, and the number of workers. docs/proxy.md documents every key. The loader is
  * split into prx_config_parse (pure: bytes in, config or "file:line:col: message" out;
  * fuzzed) and prx_config_load (reads the file).
  */
@@ -17,11 +17,13 @@
 #include "warden/err.h"
 #include "warden/spiffe.h"
 
-#define PRX_CONFIG_FILE_MAX (1u << 20)
-#define PRX_LISTENERS_MAX   64
-#define PRX_POLICIES_MAX    64
-#define PRX_WORKERS_MAX     256
-#define PRX_NAME_MAX        63
+#define PRX_CONFIG_FILE_MAX         (1u << 20)
+#define PRX_LISTENERS_MAX           64
+#define PRX_POLICIES_MAX            64
+#define PRX_WORKERS_MAX             256
+#define PRX_NAME_MAX                63
+#define PRX_MQTT_MAX_PACKET_DEFAULT (1u << 20)
+#define PRX_MQTT_MAX_PACKET_LIMIT   (64 << 20)
 
 enum prx_mode {
     PRX_INBOUND,  /* mTLS listener -> plaintext upstream on loopback */
@@ -31,6 +33,14 @@ enum prx_mode {
 enum prx_proto {
     PRX_HTTP,
     PRX_TCP,
+    PRX_MQTT,
+};
+
+/* MQTT listeners: how the CONNECT client id is bound to the peer's SPIFFE ID (mqtt.h). */
+enum prx_mqtt_bind_conf {
+    PRX_MQTT_BIND_CONF_NONE = 0,
+    PRX_MQTT_BIND_CONF_EXACT, /* bind_client_id: true */
+    PRX_MQTT_BIND_CONF_PATH,  /* bind_client_id: path */
 };
 
 /* An IPv4 address and port, with its text form "a.b.c.d:port". */
@@ -48,6 +58,10 @@ struct prx_listener_conf {
     bool has_expect_peer;            /* outbound: always true (required) */
     struct wd_spiffe_id expect_peer; /* outbound: the remote proxy's SPIFFE ID */
     bool enforce;                    /* outbound only: also decide with principal = own ID */
+    /* protocol mqtt (the `mqtt:` block) */
+    uint32_t mqtt_max_packet;          /* largest MQTT packet (default 1 MiB) */
+    enum prx_mqtt_bind_conf mqtt_bind; /* inbound only */
+    bool mqtt_deny_disconnect;         /* close on a denial MQTT cannot report */
 };
 
 /* Limits and timeouts (milliseconds, bytes, counts). */

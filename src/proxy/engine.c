@@ -536,6 +536,8 @@ void prx_conn_close(struct prx_conn *c)
     struct prx_worker *w = c->w;
     if (c->l->proto == PRX_TCP) {
         prx_tcp_close(c);
+    } else if (c->l->proto == PRX_MQTT) {
+        prx_mqtt_close(c);
     } else {
         prx_http_free(c);
     }
@@ -633,6 +635,8 @@ static void pump(struct prx_conn *c)
 {
     if (c->l->proto == PRX_TCP) {
         prx_tcp_pump(c);
+    } else if (c->l->proto == PRX_MQTT) {
+        prx_mqtt_pump(c);
     } else {
         prx_http_pump(c);
     }
@@ -696,7 +700,9 @@ static void accept_conns(struct prx_worker *w, unsigned li)
         w->nconns++;
         atomic_fetch_add_explicit(&prx_m.conns_accepted, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&prx_m.conns_active, 1, memory_order_relaxed);
-        c->state = l->proto == PRX_TCP ? PRX_C_TCP_CONNECT : PRX_C_IDLE;
+        c->state = l->proto == PRX_TCP    ? PRX_C_TCP_CONNECT
+                   : l->proto == PRX_MQTT ? PRX_C_MQTT
+                                          : PRX_C_IDLE;
         if (l->mode == PRX_INBOUND) {
             ERR_clear_error();
             c->d.ssl = SSL_new(c->gen->srv);
@@ -729,6 +735,8 @@ static void conn_timeout(struct prx_conn *c)
     }
     if (c->l->proto == PRX_TCP) {
         prx_tcp_timeout(c);
+    } else if (c->l->proto == PRX_MQTT) {
+        prx_mqtt_timeout(c);
     } else {
         prx_http_timeout(c);
     }

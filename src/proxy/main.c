@@ -137,7 +137,10 @@ int main(int argc, char **argv)
         const struct prx_listener_conf *l = &cfg->listeners[i];
         wd_log(WD_LOG_NOTICE, "listener %s: %s %s on %s -> %s", l->name,
                l->mode == PRX_INBOUND ? "inbound" : "outbound",
-               l->proto == PRX_HTTP ? "http" : "tcp", l->listen.text, l->upstream.text);
+               l->proto == PRX_HTTP   ? "http"
+               : l->proto == PRX_MQTT ? "mqtt"
+                                      : "tcp",
+               l->listen.text, l->upstream.text);
     }
     wd_log(WD_LOG_NOTICE, "ready: %u worker(s)%s%s", nw, cfg->has_admin ? ", admin on " : "",
            cfg->has_admin ? cfg->admin.text : "");

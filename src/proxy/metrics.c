@@ -152,7 +152,8 @@ static int render(const struct prx_audit_rec *r, struct wd_buf *b)
     WD_TRY(wd_json_append_string(b, r->listener, strlen(r->listener)));
     WD_TRY(uid(b, "principal", r->ptype, r->pid, r->pid_len));
     WD_TRY(uid(b, "action", "Action", r->action, strlen(r->action)));
-    WD_TRY(uid(b, "resource", "Workload", r->resource, strlen(r->resource)));
+    WD_TRY(uid(b, "resource", r->rtype != NULL ? r->rtype : "Workload", r->resource,
+               strlen(r->resource)));
     WD_TRY(wd_buf_printf(b, ",\"decision\":\"%s\",\"policies\":", r->allow ? "allow" : "deny"));
     if (r->policies_json != NULL) {
         WD_TRY(wd_buf_append_str(b, r->policies_json));

@@ -10,12 +10,22 @@
 #include "warden/doc.h"
 #include "warden/file.h"
 
+#include "mqtt.h"
+
 #define POLICY_FILE_MAX ((size_t)16 << 20)
 
 /* The built-in action entities: every HTTP action is in Action::"http". */
 static const char *const http_actions[] = {
         "http:GET",     "http:HEAD",    "http:POST",  "http:PUT",   "http:DELETE",
         "http:CONNECT", "http:OPTIONS", "http:TRACE", "http:PATCH", "http:response",
+};
+
+/* The built-in MQTT actions, all in Action::"mqtt". */
+static const char *const mqtt_actions[] = {
+        "mqtt:connect",
+        "mqtt:publish",
+        "mqtt:subscribe",
+        "mqtt:receive",
 };
 
 void prx_policy_free(struct prx_policy *p)
@@ -72,6 +82,10 @@ static int build_entities(const struct prx_text *ents, const struct wd_cedar_jso
     WD_CHECK(add_action(e, "http", NULL, diag));
     for (size_t i = 0; i < WD_ARRAY_LEN(http_actions); i++) {
         WD_CHECK(add_action(e, http_actions[i], "http", diag));
+    }
+    WD_CHECK(add_action(e, "mqtt", NULL, diag));
+    for (size_t i = 0; i < WD_ARRAY_LEN(mqtt_actions); i++) {
+        WD_CHECK(add_action(e, mqtt_actions[i], "mqtt", diag));
     }
     WD_CHECK(add_action(e, "tcp:connect", NULL, diag));
     WD_CHECK(wd_cedar_entities_freeze(e, diag));
@@ -481,5 +495,42 @@ int prx_map_http_response(struct wd_cedar_request *r, const struct prx_peer *pee
     WD_TRY(put_headers(vb, "request_headers", req));
     WD_TRY(put_body(vb, resp_body));
     WD_TRY(put_detections(vb));
+    return wd_cedar_request_context_end(r);
+}
+
+int prx_map_mqtt(struct wd_cedar_request *r, const struct prx_peer *peer, const char *broker,
+                 size_t broker_len, const struct prx_mqtt_ask *ask, int64_t now)
+{
+    char when[21];
+    WD_TRY(set_parties(r, peer, broker, broker_len, prx_mqtt_action_name(ask->action)));
+    if (ask->action != PRX_MQTT_A_CONNECT) {
+        WD_TRY(wd_cedar_request_resource(r, "Topic", 5, (const char *)ask->topic.p,
+                                         ask->topic.len));
+    }
+    struct wd_cedar_vb *vb = wd_cedar_request_context(r);
+    WD_TRY(vb_str(vb, "client_id", (const char *)ask->client_id.p, ask->client_id.len));
+    WD_TRY(vb_str(vb, "broker", broker, broker_len));
+    if (ask->action != PRX_MQTT_A_CONNECT) {
+        WD_TRY(vb_str(vb, "topic", (const char *)ask->topic.p, ask->topic.len));
+        WD_TRY(wd_cedar_vb_key(vb, "qos", 3));
+        WD_TRY(wd_cedar_vb_long(vb, ask->qos));
+    }
+    if (ask->action == PRX_MQTT_A_SUBSCRIBE) {
+        WD_TRY(vb_str(vb, "share", (const char *)ask->share.p, ask->share.len));
+    }
+    if (ask->action == PRX_MQTT_A_PUBLISH || ask->action == PRX_MQTT_A_RECEIVE) {
+        WD_TRY(wd_cedar_vb_key(vb, "retain", 6));
+        WD_TRY(wd_cedar_vb_bool(vb, ask->retain));
+        WD_TRY(wd_cedar_vb_key(vb, "payload", 7));
+        WD_TRY(wd_cedar_vb_record_begin(vb));
+        WD_TRY(wd_cedar_vb_key(vb, "size", 4));
+        WD_TRY(wd_cedar_vb_long(vb, (int64_t)ask->payload.len));
+        WD_TRY(wd_cedar_vb_end(vb));
+        WD_TRY(put_detections(vb));
+    }
+    wd_time_format(now, when);
+    WD_TRY(wd_cedar_vb_key(vb, "time", 4));
+    WD_TRY(wd_cedar_vb_ext(vb, "datetime", when, strlen(when)));
+    WD_TRY(put_common(vb, peer));
     return wd_cedar_request_context_end(r);
 }

@@ -5,8 +5,9 @@
  * A struct prx_policy is built once (at start and on SIGHUP) from the policy files, the
  * optional entities JSON and the optional schema, plus the proxy's built-in action
  * entities: Action::"http:GET" ... Action::"http:PATCH" and Action::"http:response" are
- * members of Action::"http"; Action::"tcp:connect" stands alone. It is immutable afterwards
- * and shared by every worker.
+ * members of Action::"http"; Action::"mqtt:connect", "mqtt:publish", "mqtt:subscribe" and
+ * "mqtt:receive" are members of Action::"mqtt"; Action::"tcp:connect" stands alone. It is immutable
+ * afterwards and shared by every worker.
  *
  * The mapping functions fill a reusable struct wd_cedar_request from a captured message
  * head (struct prx_head: method, path, query and header fields with lower-cased names,
@@ -124,5 +125,21 @@ WD_MUST_USE int prx_map_http_response(struct wd_cedar_request *r, const struct p
                                       const char *self, size_t self_len, const struct prx_head *req,
                                       uint64_t req_body, const struct prx_head *resp,
                                       uint64_t resp_body, int64_t now);
+
+struct prx_mqtt_ask; /* mqtt.h */
+
+/*
+ * Fill r for an MQTT decision (mqtt.h): principal the peer, Action::"mqtt:connect" with
+ * resource Workload::"<broker>", or "mqtt:publish" / "mqtt:subscribe" / "mqtt:receive"
+ * with resource Topic::"<topic or filter>"; context {client_id, broker, source_ip, port,
+ * claims, time: datetime} plus, for publish and receive, {topic, qos, retain, payload:
+ * {size}, detections: []} and, for subscribe, {topic (the filter; of a shared
+ * subscription the part after $share/{name}/), share (the ShareName or ""), qos (requested
+ * maximum)}; a subscribe's resource is Topic::"<that filter>". now is Unix seconds. WD_ENOMEM,
+ * WD_ELIMIT, WD_EPROTO.
+ */
+WD_MUST_USE int prx_map_mqtt(struct wd_cedar_request *r, const struct prx_peer *peer,
+                             const char *broker, size_t broker_len, const struct prx_mqtt_ask *ask,
+                             int64_t now);
 
 #endif

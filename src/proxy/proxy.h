@@ -110,6 +110,7 @@ struct prx_audit_rec {
     size_t pid_len;
     const char *action;
     const char *resource;
+    const char *rtype; /* the resource's entity type; NULL: "Workload" */
     bool allow;
     const struct wd_cedar_response *resp; /* NULL: decided without policy (error) */
     const char *reason;                   /* optional, e.g. "eval-error" */
@@ -183,7 +184,8 @@ struct prx_up {
     bool dead; /* closed; freed after the current event batch */
 };
 
-struct prx_x; /* an HTTP exchange (http.c) */
+struct prx_x;  /* an HTTP exchange (http.c) */
+struct prx_mq; /* an MQTT session (mqtt.c) */
 
 enum prx_conn_state {
     PRX_C_HANDSHAKE = 1, /* downstream TLS handshake */
@@ -192,6 +194,7 @@ enum prx_conn_state {
     PRX_C_UPSTREAM,      /* HTTP: waiting for the upstream's response */
     PRX_C_TCP_CONNECT,   /* TCP: connecting / handshaking upstream */
     PRX_C_TCP,           /* TCP: splicing */
+    PRX_C_MQTT,          /* MQTT: the session runs (mqtt.c) */
 };
 
 struct prx_conn {
@@ -216,6 +219,7 @@ struct prx_conn {
     struct wd_buf din, dout; /* downstream bytes in / out */
     struct wd_buf uin, uout; /* upstream bytes in / out (TCP: uout unused) */
     struct prx_x *x;
+    struct prx_mq *mq;
     /* TCP */
     uint64_t bytes_in, bytes_out;
     char *tcp_rid;
@@ -338,6 +342,11 @@ void prx_http_free(struct prx_conn *c);
 void prx_tcp_pump(struct prx_conn *c);
 void prx_tcp_timeout(struct prx_conn *c);
 void prx_tcp_close(struct prx_conn *c);
+
+/* MQTT (mqtt.c): the state machine (may close c), its timer, and freeing its session. */
+void prx_mqtt_pump(struct prx_conn *c);
+void prx_mqtt_timeout(struct prx_conn *c);
+void prx_mqtt_close(struct prx_conn *c);
 
 /* The downstream TLS handshake finished: check the peer (inbound). false: close. */
 bool prx_conn_after_handshake(struct prx_conn *c);

@@ -170,7 +170,7 @@ TEST(negatives)
     negative(BASE "  - name: w2\n    mode: sideways\n    protocol: tcp\n"
                   "    listen: 127.0.0.1:1\n    upstream: 127.0.0.1:2\n",
              "proxy.yaml:14:11: mode: expected");
-    negative(BASE "  - name: w2\n    mode: inbound\n    protocol: mqtt\n"
+    negative(BASE "  - name: w2\n    mode: inbound\n    protocol: amqp\n"
                   "    listen: 127.0.0.1:1\n    upstream: 127.0.0.1:2\n",
              "proxy.yaml:15:15: protocol: expected");
     negative(BASE "  - name: w2\n    mode: outbound\n    protocol: tcp\n"
