@@ -25,7 +25,7 @@ PKGS="$PKGS libssl-dev libjansson-dev libyaml-dev libsqlite3-dev libpq-dev libpc
       libtss2-dev"
 # Real peers the tests and the demo talk to.
 PKGS="$PKGS openssl curl nginx-light mosquitto mosquitto-clients swtpm swtpm-tools tpm2-tools
-      postgresql"
+      postgresql sqlite3"
 # aarch64 cross-build and emulation.
 PKGS="$PKGS gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
 # libpq-dev is not Multi-Arch (its arm64 package would replace the amd64 one), so arm64 gets

@@ -368,3 +368,49 @@ swtpm_start() {
     done
     return 1
 }
+
+# --- PostgreSQL -----------------------------------------------------------------------
+
+# pg_up: a private PostgreSQL server for this test: initdb in $T/pg (as the postgres user
+# when running as root: the server refuses root), a server on 127.0.0.1 on a free port with
+# a private socket directory, and an empty database "wd". Sets PGBIN, PG_PORT and PG_URL
+# (postgresql://postgres@127.0.0.1:PORT/wd). The server is stopped (-m immediate) on exit,
+# before the cleanup trap removes $T. Fails the test on error.
+pg_up() {
+    PGBIN=$(find /usr/lib/postgresql -maxdepth 2 -type d -name bin 2>/dev/null | sort -V | tail -n 1)
+    [ -n "$PGBIN" ] && [ -x "$PGBIN/initdb" ] \
+        || fail "PostgreSQL server binaries not found under /usr/lib/postgresql (run scripts/install-deps.sh)"
+    WD_PG=$T/pg
+    mkdir -p "$WD_PG/sock"
+    WD_PG_AS=()
+    if [ "$(id -u)" -eq 0 ]; then
+        id postgres >/dev/null 2>&1 || fail "running as root but there is no postgres user"
+        chmod 711 "$T"
+        chown -R postgres: "$WD_PG"
+        WD_PG_AS=(runuser -u postgres --)
+    fi
+    trap wd_pg_exit EXIT
+    run_ok pg-initdb "${WD_PG_AS[@]}" "$PGBIN/initdb" -D "$WD_PG/data" -U postgres --auth=trust \
+        -E UTF8 --locale=C.UTF-8 --no-sync
+    PG_PORT=$(free_port)
+    run_ok pg-ctl "${WD_PG_AS[@]}" "$PGBIN/pg_ctl" -D "$WD_PG/data" -l "$WD_PG/server.log" -w \
+        -t 30 -o "-h 127.0.0.1 -p $PG_PORT -k $WD_PG/sock" start
+    run_ok pg-createdb "$PGBIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres wd
+    # shellcheck disable=SC2034 # for the caller
+    PG_URL=postgresql://postgres@127.0.0.1:$PG_PORT/wd
+}
+
+# pg_sql SQL: run SQL on pg_up's database; prints rows unaligned, no headers.
+pg_sql() {
+    psql -X -q -A -t -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d wd -c "$1"
+}
+
+# The EXIT trap pg_up installs: stop the server, then the usual cleanup (status kept).
+wd_pg_exit() {
+    local rc=$?
+    if [ -f "$WD_PG/data/postmaster.pid" ]; then
+        "${WD_PG_AS[@]}" "$PGBIN/pg_ctl" -D "$WD_PG/data" -m immediate -w stop >/dev/null 2>&1
+    fi
+    (exit "$rc")
+    wd_cleanup
+}
