@@ -7,8 +7,18 @@
 # metrics moving, the audit log (no secrets; SIGHUP reopens it), a clean SIGTERM stop, and
 # after restarts: state kept, a node without heartbeats untrusted after the grace, the IP
 # fence.
+#
+# WD_CONTROL_STORE=postgresql runs the same test on a PostgreSQL the test starts (062 does).
 . "$(dirname "$0")/lib.sh"
 need openssl curl python3
+STORE_ARGS=()
+DB_FILE=control.db
+if [ "${WD_CONTROL_STORE:-sqlite}" = postgresql ]; then
+    pg_up
+    STORE_ARGS=(--store "$PG_URL")
+    DB_FILE=
+    log "store: $PG_URL"
+fi
 
 CONTROL=$WD_BIN/warden-control
 [ -x "$CONTROL" ] || fail "no warden-control at $CONTROL (build it, or set WD_BIN)"
@@ -19,8 +29,8 @@ D=$T/data
 run_ok help "$CONTROL" --help
 grep -q 'warden-control COMMAND' "$T/logs/help.log" || fail "--help says nothing useful"
 run_ok version "$CONTROL" --version
-run_ok init "$CONTROL" init --dir "$D" --trust-domain "$TD" --admin-ttl 2h
-for f in admin.pem admin.key bundle.pem control.yaml control.db audit.jsonl ca/root.pem; do
+run_ok init "$CONTROL" init --dir "$D" --trust-domain "$TD" --admin-ttl 2h "${STORE_ARGS[@]}"
+for f in admin.pem admin.key bundle.pem control.yaml $DB_FILE audit.jsonl ca/root.pem; do
     [ -f "$D/$f" ] || fail "init: $D/$f missing"
 done
 [ "$(stat -c %a "$D")" = 700 ] || fail "init: data directory mode $(stat -c %a "$D"), want 700"
@@ -40,7 +50,7 @@ printf 'listen: 127.0.0.1:0\nheartbeat: 60s\ntpm:\n  pcrs: "sha256:0,1"\n  ek_al
 run_fails check-bad "$CONTROL" check-config --config "$T/bad.yaml"
 grep -qF "$T/bad.yaml:5:3: unknown key 'ek_alow'" "$T/logs/check-bad.err" \
     || fail "bad config: $(cat "$T/logs/check-bad.err")"
-run_fails run-bad "$CONTROL" run --dir "$D" --config "$T/bad.yaml"
+run_fails run-bad "$CONTROL" run --dir "$D" "${STORE_ARGS[@]}" --config "$T/bad.yaml"
 grep -qF "$T/bad.yaml:5:3:" "$T/logs/run-bad.err" || fail "run with a bad config: $(cat "$T/logs/run-bad.err")"
 printf 'heartbeat: 60\n' >"$T/bad2.yaml"
 run_fails check-bad2 "$CONTROL" check-config --config "$T/bad2.yaml"
@@ -48,7 +58,7 @@ grep -qF "$T/bad2.yaml:1:12: 'heartbeat': expected string" "$T/logs/check-bad2.e
     || fail "bad config 2: $(cat "$T/logs/check-bad2.err")"
 
 # --- run -----------------------------------------------------------------------------------
-spawn control "$CONTROL" run --dir "$D" --listen 127.0.0.1:0 --port-file "$T/port"
+spawn control "$CONTROL" run --dir "$D" "${STORE_ARGS[@]}" --listen 127.0.0.1:0 --port-file "$T/port"
 CPID=$SPAWNED
 for _ in $(seq 100); do
     [ -s "$T/port" ] && break
@@ -237,7 +247,7 @@ wait_exit "$CPID" 15 || fail "warden-control did not stop within 15 s of SIGTERM
 printf 'heartbeat: 1s\nheartbeat_grace: 2s\nip_fence: ["10.0.0.0/8", "127.0.0.0/8"]\n' >"$T/hb.yaml"
 run_ok check-hb "$CONTROL" check-config --config "$T/hb.yaml"
 rm -f "$T/port"
-spawn control2 "$CONTROL" run --dir "$D" --config "$T/hb.yaml" --listen 127.0.0.1:0 --port-file "$T/port"
+spawn control2 "$CONTROL" run --dir "$D" "${STORE_ARGS[@]}" --config "$T/hb.yaml" --listen 127.0.0.1:0 --port-file "$T/port"
 CPID=$SPAWNED
 for _ in $(seq 100); do
     [ -s "$T/port" ] && break
@@ -270,7 +280,7 @@ stop "$CPID"
 # an IP fence that excludes 127.0.0.1
 printf 'ip_fence: ["10.0.0.0/8"]\n' >"$T/fence.yaml"
 rm -f "$T/port"
-spawn control3 "$CONTROL" run --dir "$D" --config "$T/fence.yaml" --listen 127.0.0.1:0 --port-file "$T/port"
+spawn control3 "$CONTROL" run --dir "$D" "${STORE_ARGS[@]}" --config "$T/fence.yaml" --listen 127.0.0.1:0 --port-file "$T/port"
 CPID=$SPAWNED
 for _ in $(seq 100); do
     [ -s "$T/port" ] && break

@@ -8,7 +8,8 @@
 #  - heartbeats carry fresh quotes and keep the node trusted; workload SVIDs are served;
 #  - a restart reloads the AK from its blobs and keeps the node SVID (no new enrolment);
 #  - after a PCR the node's first quote covered is extended (agent stopped meanwhile), the
-#    next heartbeat's quote is refused (pcr-value), the node becomes untrusted and gets no
+#    next heartbeat's quote is refused (pcr-value), the node becomes untrusted, goes on the
+#    deny list and is refused new SVIDs even with its unexpired node SVID (node-untrusted; no
 #    more SVIDs, while the agent keeps running.
 . "$(dirname "$0")/lib.sh"
 need curl openssl python3 swtpm swtpm_setup swtpm_localca tpm2_getrandom tpm2_pcrextend
@@ -123,6 +124,24 @@ wait_log "$T/logs/agent3.log" 'heartbeat: 403|/v1/node/heartbeat: 403' 30 || {
 grep -q 'pcr-value' "$T/logs/agent3.log" || fail "refusal reason is not pcr-value"
 admin GET /v1/admin/nodes/node-t >"$T/node2.json"
 grep -q '"trusted":false' "$T/node2.json" || fail "node still trusted: $(cat "$T/node2.json")"
+# The untrusted node is on the deny list, and no new SVID is signed for it, even when it
+# asks with its (still unexpired) node SVID.
+admin GET '/v1/denylist?since=0' >"$T/deny.json"
+python3 - "$T/deny.json" <<'PY' || fail "node-t is not on the deny list: $(cat "$T/deny.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert any(c["kind"] == "node" and c["subject"] == "node-t" and c["active"] for c in d["changes"])
+PY
+entry_id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$T/e.json")
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/w.key" \
+    -subj "/CN=w" -out "$T/w.csr" 2>/dev/null || fail "openssl req"
+python3 -c 'import json,sys; print(json.dumps({"requests": [{"entry_id": sys.argv[1], "csr": open(sys.argv[2]).read()}]}))' \
+    "$entry_id" "$T/w.csr" >"$T/svids.json"
+code=$(curl -sS -k --cert "$T/state/node.pem" --key "$T/state/node.key" -o "$T/svids.out" \
+    -w '%{http_code}' -H 'Content-Type: application/json' --data-binary @"$T/svids.json" \
+    "$URL/v1/node/svids") || fail "curl /v1/node/svids"
+[ "$code" = 403 ] && grep -q node-untrusted "$T/svids.out" \
+    || fail "an untrusted node got HTTP $code: $(cat "$T/svids.out")"
 sleep 1
 kill -0 "$AGENT_PID" 2>/dev/null || fail "the agent died after the refusal"
 kill -TERM "$AGENT_PID"
