@@ -9,8 +9,8 @@
 #  - a restart reloads the AK from its blobs and keeps the node SVID (no new enrolment);
 #  - after a PCR the node's first quote covered is extended (agent stopped meanwhile), the
 #    next heartbeat's quote is refused (pcr-value), the node becomes untrusted, goes on the
-#    deny list and is refused new SVIDs even with its unexpired node SVID (node-untrusted; no
-#    more SVIDs, while the agent keeps running.
+#    deny list and is refused new SVIDs even with its unexpired node SVID (node-untrusted),
+#    while the agent keeps running.
 . "$(dirname "$0")/lib.sh"
 need curl openssl python3 swtpm swtpm_setup swtpm_localca tpm2_getrandom tpm2_pcrextend
 
