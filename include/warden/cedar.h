@@ -42,6 +42,15 @@ struct wd_cedar_parse_opts {
     bool ids_from_annotation;
     /* Maximum number of expression nodes in the set; 0 = default (WD_CEDAR_MAX_NODES). */
     size_t max_nodes;
+    /*
+     * warden extension (docs/internals/observe.md): a policy annotated @observe("TAG") is an
+     * observer. Its @subject / @value / @ttl annotations are checked at parse (errors are
+     * WD_EPROTO with "file:line:col" of the annotation), it stays in the set (printing,
+     * validation and the accessors see it) but wd_cedar_authorize never evaluates it;
+     * wd_cedar_observe does. false (the default): @observe is an ordinary annotation, as
+     * in Cedar.
+     */
+    bool observers;
 };
 
 /*
@@ -125,6 +134,33 @@ unsigned wd_cedar_policy_line(const struct wd_cedar_policy *p);
  */
 const char *wd_cedar_policy_annotation(const struct wd_cedar_policy *p, const char *key,
                                        size_t *len_out);
+
+/* ---- observers (sets parsed with wd_cedar_parse_opts.observers) ---- */
+
+/* Whether p is an observer (an @observe policy of a set parsed with opts.observers). */
+bool wd_cedar_policy_is_observer(const struct wd_cedar_policy *p);
+/* Number of observers among the evaluable policies of ps. */
+size_t wd_cedar_policyset_observer_count(const struct wd_cedar_policyset *ps);
+
+enum wd_cedar_obs_subject {
+    WD_CEDAR_SUBJECT_PRINCIPAL = 0, /* @subject("principal") or none */
+    WD_CEDAR_SUBJECT_RESOURCE = 1,  /* @subject("resource") */
+    WD_CEDAR_SUBJECT_ENTITY = 2,    /* @subject("Type::\"id\"") */
+};
+
+/* An observer's parsed annotations. Strings are borrowed from the set; not NUL-safe: use
+ * the lengths. */
+struct wd_cedar_observer_info {
+    const char *tag;
+    size_t tag_len;
+    enum wd_cedar_obs_subject subject;
+    const char *subject_type, *subject_id; /* WD_CEDAR_SUBJECT_ENTITY only; else NULL */
+    size_t subject_type_len, subject_id_len;
+    int64_t ttl_ms; /* @ttl, default 3600000 (1h); always > 0 (the store caps it) */
+};
+/* Fill *out for observer p. WD_OK, WD_EINVAL (p is not an observer or an argument NULL). */
+WD_MUST_USE int wd_cedar_policy_observer(const struct wd_cedar_policy *p,
+                                         struct wd_cedar_observer_info *out);
 
 /* ===== Later sections (entities, requests, evaluation, schema, validation) below. ===== */
 
@@ -408,6 +444,85 @@ WD_MUST_USE int wd_cedar_authorize(const struct wd_cedar_authz *az,
                                    const struct wd_cedar_entities *ents,
                                    const struct wd_cedar_request *req, struct wd_cedar_scratch *s,
                                    struct wd_cedar_response *resp);
+
+/* ---- observations: the tag overlay and observer evaluation (docs/internals/observe.md) ---- */
+
+/*
+ * A read-only source of extra entity tags (the observation store, lib/observe), consulted
+ * by `hasTag` / `getTag`. An observed tag's value is a set of strings. Overlay rule, for
+ * entity E and tag T with observed values O (non-empty) and stored tag value V:
+ *   - no stored tag: hasTag is true and getTag is the set O, even when E is not in the
+ *     entity store (no "entity does not exist" error);
+ *   - V is a set: getTag is V united with O (sorted, deduplicated as every Cedar set);
+ *   - V is not a set: V alone (an observation never changes a tag's type).
+ * Entities and tags without observations behave exactly as in Cedar.
+ */
+struct wd_cedar_tag_sink; /* where a lookup puts values; owned by the evaluation */
+/*
+ * Add one string value (copied into the evaluation's scratch) during a lookup.
+ * WD_OK, WD_ENOMEM, WD_ELIMIT (scratch cap).
+ */
+WD_MUST_USE int wd_cedar_tag_sink_add(struct wd_cedar_tag_sink *sink, const char *v, size_t len);
+struct wd_cedar_tag_source {
+    const void *ctx;
+    int64_t now_ms; /* passed to lookup unchanged (the store's "current time") */
+    /*
+     * Tag `tag` of entity type::"id" (byte strings, not NUL-terminated). With sink NULL
+     * (hasTag) return the number of live values (> 0: the tag exists) without adding them;
+     * with a sink add every live value with wd_cedar_tag_sink_add and return their number.
+     * A negative return is an error (WD_ENOMEM, WD_ELIMIT from the sink): the decision
+     * fails (denies). Must be thread-safe and must not call back into the Cedar engine.
+     */
+    int (*lookup)(const void *ctx, int64_t now_ms, const char *type, size_t tlen, const char *id,
+                  size_t idlen, const char *tag, size_t taglen, struct wd_cedar_tag_sink *sink);
+};
+
+/*
+ * wd_cedar_authorize with a tag overlay: tags (may be NULL: exactly wd_cedar_authorize) is
+ * consulted by hasTag/getTag as described above. Same contract otherwise; the overlay
+ * makes no heap allocation (values go into the scratch).
+ */
+WD_MUST_USE int wd_cedar_authorize_ex(const struct wd_cedar_authz *az,
+                                      const struct wd_cedar_entities *ents,
+                                      const struct wd_cedar_tag_source *tags,
+                                      const struct wd_cedar_request *req,
+                                      struct wd_cedar_scratch *s, struct wd_cedar_response *resp);
+
+/* One value an observer wants recorded. Strings borrowed (see wd_cedar_observe). */
+struct wd_cedar_observation {
+    const char *policy_id;
+    const char *type, *id; /* the subject entity uid */
+    size_t type_len, id_len;
+    const char *tag;
+    size_t tag_len;
+    const char *value; /* the @value result: a string, or a long in decimal */
+    size_t value_len;
+    int64_t ttl_ms;
+};
+struct wd_cedar_observations {
+    const struct wd_cedar_observation *items; /* in policy-set order */
+    size_t n;
+    /* observers whose conditions or @value failed (@value not a string or long: a
+       WD_CEDAR_ERR_TYPE error); they record nothing */
+    const struct wd_cedar_policy_error *errors;
+    size_t nerrors;
+};
+
+/*
+ * Evaluate the observers of az's set for a request that has been allowed: for each
+ * observer whose scope and conditions hold, evaluate @value and report (subject uid, tag,
+ * value, ttl) in *out. Nothing is recorded here: the caller hands the items to its
+ * observation store (wd_obs_record). ents, tags (may be NULL) and req as for
+ * wd_cedar_authorize_ex. The pointers in *out are borrowed from the scratch, the policy
+ * set and the request; valid until the next use of the scratch (an authorize call too)
+ * and while req is unchanged. Returns WD_OK, WD_EINVAL, WD_ENOMEM, WD_ELIMIT (then *out is
+ * empty). Thread-safe as wd_cedar_authorize; allocation-free once the scratch is warm.
+ */
+WD_MUST_USE int wd_cedar_observe(const struct wd_cedar_authz *az,
+                                 const struct wd_cedar_entities *ents,
+                                 const struct wd_cedar_tag_source *tags,
+                                 const struct wd_cedar_request *req, struct wd_cedar_scratch *s,
+                                 struct wd_cedar_observations *out);
 
 /* ===== end of section 2 (evaluation) ===== */
 

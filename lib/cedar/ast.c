@@ -623,3 +623,43 @@ const char *wd_cedar_policy_annotation(const struct wd_cedar_policy *p, const ch
     }
     return NULL;
 }
+
+bool wd_cedar_policy_is_observer(const struct wd_cedar_policy *p)
+{
+    return p != NULL && p->observer;
+}
+
+size_t wd_cedar_policyset_observer_count(const struct wd_cedar_policyset *ps)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; ps != NULL && i < ps->npolicies; i++) {
+        n += ps->policies[i]->observer ? 1 : 0;
+    }
+    return n;
+}
+
+int wd_cedar_policy_observer(const struct wd_cedar_policy *p, struct wd_cedar_observer_info *out)
+{
+    WD_ENSURE(p != NULL && out != NULL && p->observer && p->obs != NULL, WD_EINVAL);
+    const struct wd_cedar_observer *o = p->obs;
+    memset(out, 0, sizeof(*out));
+    out->tag = o->tag->p;
+    out->tag_len = o->tag->len;
+    out->ttl_ms = o->ttl_ms;
+    switch (o->subject) {
+    case WD_CEDAR_OBS_RESOURCE:
+        out->subject = WD_CEDAR_SUBJECT_RESOURCE;
+        break;
+    case WD_CEDAR_OBS_LITERAL:
+        out->subject = WD_CEDAR_SUBJECT_ENTITY;
+        out->subject_type = o->subject_uid->type->p;
+        out->subject_type_len = o->subject_uid->type->len;
+        out->subject_id = o->subject_uid->id->p;
+        out->subject_id_len = o->subject_uid->id->len;
+        break;
+    default:
+        out->subject = WD_CEDAR_SUBJECT_PRINCIPAL;
+        break;
+    }
+    return WD_OK;
+}

@@ -393,6 +393,21 @@ struct wd_cedar_annotation {
     const struct wd_cedar_sym *key;
     const struct wd_cedar_sym *value;
     bool has_value;
+    uint32_t line, col; /* of the value's string literal (of the '@' without a value) */
+};
+
+/*
+ * An observer policy's parsed annotations (warden extension, docs/internals/observe.md):
+ * @observe("TAG") @subject("principal" | "resource" | "Type::\"id\"") @value("<expr>")
+ * @ttl("<duration>"). Only built when the set is parsed with wd_cedar_parse_opts.observers.
+ */
+enum { WD_CEDAR_OBS_PRINCIPAL = 0, WD_CEDAR_OBS_RESOURCE = 1, WD_CEDAR_OBS_LITERAL = 2 };
+struct wd_cedar_observer {
+    const struct wd_cedar_sym *tag;
+    uint8_t subject;                         /* WD_CEDAR_OBS_* */
+    const struct wd_cedar_euid *subject_uid; /* WD_CEDAR_OBS_LITERAL: the entity */
+    const struct wd_cedar_expr *value;
+    int64_t ttl_ms; /* > 0 */
 };
 
 struct wd_cedar_policy {
@@ -403,18 +418,19 @@ struct wd_cedar_policy {
      * wd_cedar_policyset_link.
      */
     const struct wd_cedar_sym *id;
-    uint32_t seq;     /* position in file among policies and templates; links: link order */
-    uint8_t effect;   /* enum wd_cedar_effect */
-    bool is_template; /* has ?principal or ?resource in its scope */
-    bool is_link;     /* created by wd_cedar_policyset_link */
-    uint8_t rsv;
-    uint32_t line, col;                      /* of the first annotation or the effect keyword */
+    uint32_t seq;       /* position in file among policies and templates; links: link order */
+    uint8_t effect;     /* enum wd_cedar_effect */
+    bool is_template;   /* has ?principal or ?resource in its scope */
+    bool is_link;       /* created by wd_cedar_policyset_link */
+    bool observer;      /* @observe policy of a set parsed with opts.observers: no decisions */
+    uint32_t line, col; /* of the first annotation or the effect keyword */
     const struct wd_cedar_policy *template_; /* is_link: its template; else NULL */
     const struct wd_cedar_annotation *annos; /* source order, keys distinct */
     uint32_t nannos;
     uint32_t nconds;
     const struct wd_cedar_cond *conds; /* source order */
     struct wd_cedar_scope principal, action, resource;
+    const struct wd_cedar_observer *obs; /* observer: its annotations; else NULL */
 };
 
 /*

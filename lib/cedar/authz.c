@@ -63,6 +63,8 @@ struct wd_cedar_authz {
     size_t nlists;
     uint32_t *always;
     uint32_t nalways;
+    uint32_t *obs; /* observer policies (never candidates for decisions), set order */
+    uint32_t nobs;
     uint32_t nkeys_var[NVARS]; /* filed keys per variable: skip probing when 0 */
     bool probe_type[NVARS];    /* some policy filed under a type key of this variable */
 };
@@ -85,6 +87,8 @@ struct wd_cedar_scratch {
     size_t capsel;
     uint32_t *eidx; /* policy index of each entry of errors[] */
     size_t capeidx;
+    struct wd_cedar_observation *obs; /* wd_cedar_observe results */
+    size_t capobs;
 };
 
 /* ---- keys of a policy ---- */
@@ -261,6 +265,10 @@ int wd_cedar_authz_new(const struct wd_cedar_policyset *ps, struct wd_cedar_auth
     }
     size_t nk;
     for (uint32_t i = 0; i < az->npol; i++) {
+        if (ps->policies[i]->observer) {
+            az->nobs++;
+            continue;
+        }
         for (unsigned v = 0; v < NVARS; v++) {
             WD_CHECK(for_keys(az, i, (uint8_t)v, scope_of(ps->policies[i], v), count_key, NULL,
                               &nk));
@@ -268,7 +276,8 @@ int wd_cedar_authz_new(const struct wd_cedar_policyset *ps, struct wd_cedar_auth
     }
     for (uint32_t i = 0; i < az->npol; i++) {
         const struct wd_cedar_policy *p = ps->policies[i];
-        unsigned v = choose_var(az, i, p);
+        /* Observers are filed nowhere: wd_cedar_authorize never sees them. */
+        unsigned v = p->observer ? NVARS + 1 : choose_var(az, i, p);
         chosen[i] = (uint8_t)v;
         if (v < NVARS) {
             WD_CHECK(for_keys(az, i, (uint8_t)v, scope_of(p, v), file_key, NULL, &nk));
@@ -291,14 +300,19 @@ int wd_cedar_authz_new(const struct wd_cedar_policyset *ps, struct wd_cedar_auth
     }
     az->lists = wd_calloc(total + 1, sizeof(*az->lists));
     az->always = wd_calloc(az->nalways + 1, sizeof(*az->always));
-    if (az->lists == NULL || az->always == NULL) {
+    az->obs = wd_calloc(az->nobs + 1, sizeof(*az->obs));
+    if (az->lists == NULL || az->always == NULL || az->obs == NULL) {
         rc = WD_ENOMEM;
         goto out;
     }
     az->nlists = total;
-    uint32_t na = 0;
+    uint32_t na = 0, no = 0;
     for (uint32_t i = 0; i < az->npol; i++) {
         unsigned v = chosen[i];
+        if (ps->policies[i]->observer) {
+            az->obs[no++] = i;
+            continue;
+        }
         if (v < NVARS) {
             WD_CHECK(for_keys(az, i, (uint8_t)v, scope_of(ps->policies[i], v), file_key, az, &nk));
         } else if (v == NVARS) {
@@ -321,6 +335,7 @@ void wd_cedar_authz_free(struct wd_cedar_authz *az)
     wd_free(az->tab);
     wd_free(az->lists);
     wd_free(az->always);
+    wd_free(az->obs);
     wd_free(az);
 }
 
@@ -352,6 +367,7 @@ void wd_cedar_scratch_free(struct wd_cedar_scratch *s)
     wd_free(s->errors);
     wd_free(s->sel);
     wd_free(s->eidx);
+    wd_free(s->obs);
     wd_free(s);
 }
 
@@ -526,12 +542,11 @@ static const char *error_message(struct wd_cedar_scratch *s, const struct wd_ced
     return m;
 }
 
-int wd_cedar_authorize(const struct wd_cedar_authz *az, const struct wd_cedar_entities *ents,
-                       const struct wd_cedar_request *req, struct wd_cedar_scratch *s,
-                       struct wd_cedar_response *resp)
+/* Check the arguments, prepare the scratch, collect the candidates and fill *env. */
+static int begin(const struct wd_cedar_authz *az, const struct wd_cedar_entities *ents,
+                 const struct wd_cedar_tag_source *tags, const struct wd_cedar_request *req,
+                 struct wd_cedar_scratch *s, struct wd_cedar_env *env)
 {
-    WD_ENSURE(resp != NULL, WD_EINVAL);
-    memset(resp, 0, sizeof(*resp));
     WD_ENSURE(az != NULL && ents != NULL && req != NULL && s != NULL, WD_EINVAL);
     WD_ENSURE(wd_cedar_entities_frozen(ents), WD_EINVAL);
     WD_ENSURE(req->principal != NULL && req->action != NULL && req->resource != NULL, WD_EINVAL);
@@ -541,18 +556,37 @@ int wd_cedar_authorize(const struct wd_cedar_authz *az, const struct wd_cedar_en
     const struct wd_cedar_euid *const uids[NVARS] = {req->principal, req->action, req->resource};
     collect(az, ents, uids, s);
 
+    memset(env, 0, sizeof(*env));
+    env->ents = ents;
+    env->zone = &s->zone;
+    env->principal.kind = WD_CV_ENTITY;
+    env->principal.u.uid = s->fast.uid[0];
+    env->action.kind = WD_CV_ENTITY;
+    env->action.u.uid = s->fast.uid[1];
+    env->resource.kind = WD_CV_ENTITY;
+    env->resource.u.uid = s->fast.uid[2];
+    env->context = req->context;
+    env->fast = &s->fast;
+    env->tags = tags;
+    return WD_OK;
+}
+
+int wd_cedar_authorize(const struct wd_cedar_authz *az, const struct wd_cedar_entities *ents,
+                       const struct wd_cedar_request *req, struct wd_cedar_scratch *s,
+                       struct wd_cedar_response *resp)
+{
+    return wd_cedar_authorize_ex(az, ents, NULL, req, s, resp);
+}
+
+int wd_cedar_authorize_ex(const struct wd_cedar_authz *az, const struct wd_cedar_entities *ents,
+                          const struct wd_cedar_tag_source *tags,
+                          const struct wd_cedar_request *req, struct wd_cedar_scratch *s,
+                          struct wd_cedar_response *resp)
+{
+    WD_ENSURE(resp != NULL, WD_EINVAL);
+    memset(resp, 0, sizeof(*resp));
     struct wd_cedar_env env;
-    memset(&env, 0, sizeof(env));
-    env.ents = ents;
-    env.zone = &s->zone;
-    env.principal.kind = WD_CV_ENTITY;
-    env.principal.u.uid = s->fast.uid[0];
-    env.action.kind = WD_CV_ENTITY;
-    env.action.u.uid = s->fast.uid[1];
-    env.resource.kind = WD_CV_ENTITY;
-    env.resource.u.uid = s->fast.uid[2];
-    env.context = req->context;
-    env.fast = &s->fast;
+    WD_TRY(begin(az, ents, tags, req, s, &env));
 
     /*
      * Candidates are evaluated in the order they were collected (every one is evaluated:
@@ -611,5 +645,80 @@ int wd_cedar_authorize(const struct wd_cedar_authz *az, const struct wd_cedar_en
     sort_errors(s, nerr);
     resp->errors = s->errors;
     resp->nerrors = nerr;
+    return WD_OK;
+}
+
+/* ---- observers ---- */
+
+int wd_cedar_observe(const struct wd_cedar_authz *az, const struct wd_cedar_entities *ents,
+                     const struct wd_cedar_tag_source *tags, const struct wd_cedar_request *req,
+                     struct wd_cedar_scratch *s, struct wd_cedar_observations *out)
+{
+    WD_ENSURE(out != NULL, WD_EINVAL);
+    memset(out, 0, sizeof(*out));
+    struct wd_cedar_env env;
+    WD_TRY(begin(az, ents, tags, req, s, &env));
+    WD_TRY(grow((void **)&s->obs, &s->capobs, (size_t)az->nobs + 1, sizeof(*s->obs)));
+    size_t n = 0, nerr = 0;
+    for (uint32_t i = 0; i < az->nobs; i++) {
+        uint32_t pi = az->obs[i];
+        const struct wd_cedar_policy *p = az->ps->policies[pi];
+        const struct wd_cedar_observer *o = p->obs;
+        env.steps = WD_CEDAR_EVAL_STEPS;
+        bool sat = false;
+        struct wd_cedar_value v;
+        int rc = wd_cedar_eval_policy(&env, p, &sat);
+        if (rc == WD_OK && sat) {
+            rc = wd_cedar_eval_expr(&env, o->value, &v);
+            if (rc == WD_OK && v.kind != WD_CV_STRING && v.kind != WD_CV_LONG) {
+                env.err.expected = "string or long";
+                env.err.got = v.kind;
+                env.err.code = WD_CEDAR_ERR_TYPE;
+                rc = WD_EDENIED;
+            }
+        }
+        if (rc == WD_EDENIED) {
+            s->errors[nerr].policy_id = p->id->p;
+            s->errors[nerr].code = env.err.code;
+            s->errors[nerr].message = error_message(s, &env.err);
+            nerr++;
+            memset(&env.err, 0, sizeof(env.err));
+            continue;
+        }
+        if (rc < 0) {
+            return rc;
+        }
+        if (!sat) {
+            continue;
+        }
+        struct wd_cedar_observation *ob = &s->obs[n];
+        const struct wd_cedar_euid *subj =
+                o->subject == WD_CEDAR_OBS_PRINCIPAL  ? env.principal.u.uid
+                : o->subject == WD_CEDAR_OBS_RESOURCE ? env.resource.u.uid
+                                                      : o->subject_uid;
+        ob->policy_id = p->id->p;
+        ob->type = subj->type->p;
+        ob->type_len = subj->type->len;
+        ob->id = subj->id->p;
+        ob->id_len = subj->id->len;
+        ob->tag = o->tag->p;
+        ob->tag_len = o->tag->len;
+        ob->ttl_ms = o->ttl_ms;
+        if (v.kind == WD_CV_STRING) {
+            ob->value = v.u.s.p;
+            ob->value_len = v.u.s.len;
+        } else {
+            char *m = NULL;
+            WD_TRY(wd_cedar_zone_alloc(&s->zone, 24, (void **)&m));
+            int k = snprintf(m, 24, "%lld", (long long)v.u.l);
+            ob->value = m;
+            ob->value_len = k > 0 ? (size_t)k : 0;
+        }
+        n++;
+    }
+    out->items = s->obs;
+    out->n = n;
+    out->errors = s->errors;
+    out->nerrors = nerr;
     return WD_OK;
 }

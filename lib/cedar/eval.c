@@ -422,6 +422,79 @@ static const struct wd_cedar_entity *entity_of(const struct wd_cedar_env *env,
     return wd_cedar_entities_get(env->ents, uid);
 }
 
+/* ---- observation overlay (docs/internals/observe.md) ---- */
+
+struct wd_cedar_tag_sink {
+    struct wd_cedar_zone *zone;
+    struct wd_cedar_value *v; /* in the zone; doubled (and copied) when full */
+    size_t n, cap;
+};
+
+int wd_cedar_tag_sink_add(struct wd_cedar_tag_sink *sink, const char *v, size_t len)
+{
+    WD_ENSURE(sink != NULL && (v != NULL || len == 0), WD_EINVAL);
+    if (sink->n == sink->cap) {
+        size_t ncap = sink->cap == 0 ? 8 : sink->cap * 2;
+        struct wd_cedar_value *nv = NULL;
+        WD_TRY(wd_cedar_zone_alloc(sink->zone, ncap * sizeof(*nv), (void **)&nv));
+        if (sink->n > 0) {
+            memcpy(nv, sink->v, sink->n * sizeof(*nv));
+        }
+        sink->v = nv;
+        sink->cap = ncap;
+    }
+    const char *copy = NULL;
+    WD_TRY(wd_cedar_zone_strdup(sink->zone, v != NULL ? v : "", len, &copy));
+    sink->v[sink->n].kind = WD_CV_STRING;
+    sink->v[sink->n].u.s.p = copy;
+    sink->v[sink->n].u.s.len = len;
+    sink->n++;
+    return WD_OK;
+}
+
+/*
+ * hasTag / getTag through env->tags. t: the stored tag value (NULL: none). Returns
+ * WD_ENOENT when the overlay has nothing for the tag (the caller goes on with Cedar's
+ * rules), WD_OK with *out set, or a negative error from the source.
+ */
+static int tag_overlay(struct wd_cedar_env *env, bool get, const struct wd_cedar_euid *uid,
+                       const struct wd_cedar_value *name, const struct wd_cedar_value *t,
+                       struct wd_cedar_value *out)
+{
+    const struct wd_cedar_tag_source *src = env->tags;
+    if (src->lookup == NULL || (!get && t != NULL) || (get && t != NULL && t->kind != WD_CV_SET)) {
+        return WD_ENOENT;
+    }
+    struct wd_cedar_tag_sink sink = {.zone = env->zone};
+    int n = src->lookup(src->ctx, src->now_ms, uid->type->p, uid->type->len, uid->id->p,
+                        uid->id->len, name->u.s.p, name->u.s.len, get ? &sink : NULL);
+    if (n < 0) {
+        return n;
+    }
+    if (!get) {
+        if (n == 0) {
+            return WD_ENOENT;
+        }
+        set_bool(out, true);
+        return WD_OK;
+    }
+    if (sink.n == 0) {
+        return WD_ENOENT;
+    }
+    size_t nstored = t != NULL ? t->u.set->n : 0;
+    struct wd_cedar_set *set = NULL;
+    WD_TRY(wd_cedar_zone_alloc(env->zone, sizeof(*set) + (sink.n + nstored) * sizeof(set->v[0]),
+                               (void **)&set));
+    memcpy(set->v, sink.v, sink.n * sizeof(set->v[0]));
+    if (nstored > 0) {
+        memcpy(set->v + sink.n, t->u.set->v, nstored * sizeof(set->v[0]));
+    }
+    set->n = wd_cedar_value_sort_unique(set->v, sink.n + nstored);
+    out->kind = WD_CV_SET;
+    out->u.set = set;
+    return WD_OK;
+}
+
 /* uid == target or target is an ancestor of uid (ent: uid's entity, NULL if none). */
 static bool descends(const struct wd_cedar_env *env, const struct wd_cedar_euid *uid,
                      const struct wd_cedar_entity *ent, const struct wd_cedar_euid *target)
@@ -627,6 +700,12 @@ static int eval_binary(struct wd_cedar_env *env, const struct wd_cedar_expr *e,
         const struct wd_cedar_entity *ent = entity_of(env, a.u.uid);
         const struct wd_cedar_value *t =
                 ent != NULL ? wd_cedar_record_get(ent->tags, b.u.s.p, b.u.s.len) : NULL;
+        if (env->tags != NULL) {
+            int orc = tag_overlay(env, k == WD_CEDAR_E_GET_TAG, a.u.uid, &b, t, out);
+            if (orc != WD_ENOENT) {
+                return orc;
+            }
+        }
         if (k == WD_CEDAR_E_HAS_TAG) {
             set_bool(out, t != NULL);
             return WD_OK;

@@ -77,6 +77,8 @@ struct wd_cedar_env {
     /* Per-decision resolutions (NULL: compare by content). principal/action/resource
      * above must then hold fast->uid[0..2]. */
     const struct wd_cedar_fast *fast;
+    /* Observation overlay for hasTag/getTag (NULL: none). */
+    const struct wd_cedar_tag_source *tags;
 };
 
 /* Default step budget per policy: far beyond any real policy, bounds fuzzed input. */

@@ -1766,8 +1766,12 @@ static int parse_annotations(struct parser *p, struct wd_cedar_policy *pol)
             WD_TRY(string_sym(p, &st, &a->value));
             WD_TRY(expect(p, WD_CEDAR_T_RPAREN, "')' after the annotation value"));
             a->has_value = true;
+            a->line = st.line;
+            a->col = st.col;
         } else {
             WD_TRY(intern(p, &k, "", 0, &a->value));
+            a->line = at_tok.line;
+            a->col = at_tok.col;
         }
         WD_TRY(push(p, a));
     }
@@ -1802,8 +1806,127 @@ static bool id_taken(const struct wd_cedar_policyset *ps, const struct wd_cedar_
     return false;
 }
 
+/* ---- observers (warden extension; docs/internals/observe.md) ---- */
+
+static void parser_init(struct parser *p, const char *file, const char *text, size_t len,
+                        struct wd_cedar_policyset *ps, struct wd_diag *diag);
+static void parser_cleanup(struct parser *p);
+
+static const struct wd_cedar_annotation *find_anno(const struct wd_cedar_policy *pol,
+                                                   const char *key)
+{
+    size_t klen = strlen(key);
+    for (uint32_t i = 0; i < pol->nannos; i++) {
+        const struct wd_cedar_annotation *a = &pol->annos[i];
+        if (a->key->len == klen && memcmp(a->key->p, key, klen) == 0) {
+            return a;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * Parse the text of annotation a (what: "@value", "@subject") as one Cedar expression into
+ * p's set. Errors are reported at the annotation, with the position inside its text:
+ * "file:L:C: @value:1:5: unexpected ...".
+ */
+static int parse_anno_expr(struct parser *p, const struct wd_cedar_annotation *a, const char *what,
+                           const struct wd_cedar_expr **out)
+{
+    struct parser sub;
+    struct wd_diag d;
+    int rc;
+    d.msg[0] = '\0';
+    parser_init(&sub, what, a->value->p, a->value->len, p->ps, &d);
+    if (at(&sub, WD_CEDAR_T_EOF)) {
+        rc = FAIL_POS(p, WD_EPROTO, a->line, a->col, "%s: empty expression", what);
+        goto out;
+    }
+    rc = parse_expr(&sub, out);
+    if (rc == WD_OK && !at(&sub, WD_CEDAR_T_EOF)) {
+        rc = unexpected(&sub, "the end of the expression");
+    }
+    if (rc == WD_ENOMEM) {
+        goto out;
+    }
+    if (rc < 0) {
+        rc = FAIL_POS(p, rc, a->line, a->col, "%s", d.msg);
+    }
+out:
+    parser_cleanup(&sub);
+    return rc;
+}
+
+/* Validate and attach an @observe policy's annotations (only with opts.observers). */
+static int parse_observer(struct parser *p, struct wd_cedar_policy *pol,
+                          const struct wd_cedar_annotation *oa)
+{
+    void *mem;
+    if (!oa->has_value || oa->value->len == 0) {
+        return FAIL_POS(p, WD_EPROTO, oa->line, oa->col,
+                        "@observe needs a non-empty tag name: @observe(\"TAG\")");
+    }
+    if (pol->is_template) {
+        return FAIL_POS(p, WD_EPROTO, pol->line, pol->col,
+                        "an observer (@observe) cannot be a template");
+    }
+    const struct wd_cedar_annotation *va = find_anno(pol, "value");
+    if (va == NULL) {
+        return FAIL_POS(p, WD_EPROTO, oa->line, oa->col,
+                        "observer needs @value(\"<Cedar expression>\")");
+    }
+    int rc = wd_cedar_ps_alloc(p->ps, sizeof(struct wd_cedar_observer), &mem);
+    if (rc < 0) {
+        return FAIL_RC(p, rc, &p->prev);
+    }
+    struct wd_cedar_observer *o = mem;
+    o->tag = oa->value;
+    o->ttl_ms = (int64_t)3600 * 1000;
+    WD_TRY(parse_anno_expr(p, va, "@value", &o->value));
+
+    const struct wd_cedar_annotation *ta = find_anno(pol, "ttl");
+    if (ta != NULL) {
+        int64_t ms = 0;
+        if (!ta->has_value || wd_cedar_duration_parse(ta->value->p, ta->value->len, &ms) != WD_OK
+            || ms <= 0) {
+            return FAIL_POS(p, WD_EPROTO, ta->line, ta->col,
+                            "@ttl: expected a positive Cedar duration such as \"30d\" or "
+                            "\"15m\"");
+        }
+        o->ttl_ms = ms;
+    }
+
+    const struct wd_cedar_annotation *sa = find_anno(pol, "subject");
+    o->subject = WD_CEDAR_OBS_PRINCIPAL;
+    if (sa != NULL) {
+        const struct wd_cedar_sym *v = sa->value;
+        if (v->len == 9 && memcmp(v->p, "principal", 9) == 0) {
+            o->subject = WD_CEDAR_OBS_PRINCIPAL;
+        } else if (v->len == 8 && memcmp(v->p, "resource", 8) == 0) {
+            o->subject = WD_CEDAR_OBS_RESOURCE;
+        } else {
+            const struct wd_cedar_expr *e = NULL;
+            rc = sa->has_value ? parse_anno_expr(p, sa, "@subject", &e) : WD_EPROTO;
+            if (rc == WD_ENOMEM) {
+                return rc;
+            }
+            if (rc < 0 || e->kind != WD_CEDAR_E_ENTITY) {
+                p->diag_set = false;
+                return FAIL_POS(p, WD_EPROTO, sa->line, sa->col,
+                                "@subject: expected principal, resource or an entity uid "
+                                "like Type::\"id\"");
+            }
+            o->subject = WD_CEDAR_OBS_LITERAL;
+            o->subject_uid = e->u.euid;
+        }
+    }
+    pol->observer = true;
+    pol->obs = o;
+    return WD_OK;
+}
+
 /* Cedar grammar: Policy := {Annotation} Effect '(' Scope ')' {Conditions} ';'. */
-static int parse_policy(struct parser *p, uint32_t seq, bool ids_from_annotation)
+static int parse_policy(struct parser *p, uint32_t seq, bool ids_from_annotation, bool observers)
 {
     void *mem;
     const struct wd_cedar_token *t = peek(p);
@@ -1836,6 +1959,11 @@ static int parse_policy(struct parser *p, uint32_t seq, bool ids_from_annotation
                                              : "';' or a 'when'/'unless' condition");
     }
     (void)advance(p);
+
+    const struct wd_cedar_annotation *oa = observers ? find_anno(pol, "observe") : NULL;
+    if (oa != NULL) {
+        WD_TRY(parse_observer(p, pol, oa));
+    }
 
     /* Id: "policyN" as Cedar numbers policies and templates of a text, or @id. */
     const char *idv = NULL;
@@ -1922,7 +2050,8 @@ int wd_cedar_policyset_parse_ex(const char *file, const char *text, size_t len,
     parser_init(&p, file, text, len, ps, diag);
     WD_CHECK(check_utf8(&p));
     for (uint32_t seq = 0; !at(&p, WD_CEDAR_T_EOF); seq++) {
-        WD_CHECK(parse_policy(&p, seq, opts != NULL && opts->ids_from_annotation));
+        WD_CHECK(parse_policy(&p, seq, opts != NULL && opts->ids_from_annotation,
+                              opts != NULL && opts->observers));
     }
     *out = ps;
     ps = NULL;
