@@ -285,15 +285,30 @@ TEST(pid_reuse_guard_start_time)
     CHECK_OK(fine);
 }
 
-TEST(start_ticks_of_self)
+/*
+ * Start time and state of a live process. A child, not this process: under user-mode
+ * emulation (qemu-aarch64 in CI) the emulator fakes /proc/self/stat, while a peer's entry --
+ * what the agent reads in production -- comes from the kernel.
+ */
+TEST(start_ticks_of_child)
 {
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct timespec ts = {.tv_sec = 10, .tv_nsec = 0};
+        (void)nanosleep(&ts, NULL);
+        _exit(0);
+    }
+    CHECK(pid > 0);
     uint64_t a = 0, b = 0;
     char st = 0;
-    CHECK_OK(agt_proc_start_ticks(getpid(), &a, &st));
+    CHECK_OK(agt_proc_start_ticks(pid, &a, &st));
     CHECK(st == 'R' || st == 'S');
-    CHECK_OK(agt_proc_start_ticks(getpid(), &b, NULL));
+    CHECK_OK(agt_proc_start_ticks(pid, &b, NULL));
     CHECK_EQ(a, b);
     CHECK(a <= agt_boot_ticks_now());
+    (void)kill(pid, SIGKILL);
+    (void)waitpid(pid, NULL, 0);
+    CHECK_ERR(agt_proc_start_ticks(pid, &a, NULL), WD_ENOENT);
     CHECK_ERR(agt_proc_start_ticks(0, &a, NULL), WD_ENOENT);
 }
 
@@ -306,6 +321,6 @@ int main(void)
     RUN(identify_child_process);
     RUN(dead_pid_refused);
     RUN(pid_reuse_guard_start_time);
-    RUN(start_ticks_of_self);
+    RUN(start_ticks_of_child);
     return HARNESS_END("agent_workload");
 }
