@@ -159,6 +159,8 @@ void prx_config_free(struct prx_config *cfg)
         wd_free(cfg->listeners[i].name);
     }
     wd_free(cfg->listeners);
+    wd_route_set_free(cfg->routes);
+    wd_detect_set_free(cfg->detect);
     wd_free(cfg);
 }
 
@@ -419,7 +421,8 @@ static int parse_root(const struct wd_doc *doc, const char *base, size_t blen,
 {
     const struct wd_node *root = wd_doc_root(doc);
     const struct wd_node *ident = NULL, *listeners = NULL, *policy = NULL, *audit = NULL,
-                         *admin = NULL, *limits = NULL, *workers = NULL, *level = NULL;
+                         *admin = NULL, *limits = NULL, *workers = NULL, *level = NULL,
+                         *routes = NULL, *detectors = NULL, *scan = NULL;
     const struct wd_field fields[] = {
             {"identity", WD_NODE_OBJ, WD_FIELD_REQUIRED, &ident},
             {"listeners", WD_NODE_ARR, WD_FIELD_REQUIRED, &listeners},
@@ -429,6 +432,9 @@ static int parse_root(const struct wd_doc *doc, const char *base, size_t blen,
             {"limits", WD_NODE_OBJ, WD_FIELD_OPTIONAL, &limits},
             {"workers", WD_NODE_INT, WD_FIELD_OPTIONAL, &workers},
             {"log_level", WD_NODE_STR, WD_FIELD_OPTIONAL, &level},
+            {"routes", WD_NODE_NULL, WD_FIELD_OPTIONAL, &routes},
+            {"detectors", WD_NODE_NULL, WD_FIELD_OPTIONAL, &detectors},
+            {"scan", WD_NODE_NULL, WD_FIELD_OPTIONAL, &scan},
     };
     WD_TRY(wd_doc_read_object(doc, root, fields, WD_ARRAY_LEN(fields), diag));
 
@@ -498,6 +504,16 @@ static int parse_root(const struct wd_doc *doc, const char *base, size_t blen,
                                 "log_level: expected err, warn, notice, info or debug");
         }
         cfg->log_level = lv;
+    }
+    /* The libraries report their own errors at file:line:col of the offending node. */
+    if (routes != NULL) {
+        WD_TRY(wd_route_set_from_doc(doc, routes, &cfg->routes, diag));
+    }
+    if (scan != NULL && detectors == NULL) {
+        return wd_doc_error(doc, scan, diag, "scan: only with a detectors section");
+    }
+    if (detectors != NULL) {
+        WD_TRY(wd_detect_set_load(doc, detectors, scan, &cfg->detect, diag));
     }
     return WD_OK;
 }

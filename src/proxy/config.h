@@ -1,7 +1,8 @@
 /*
  * warden-proxy's configuration file (YAML, strict): its identity files, the listeners
  * (inbound / outbound, http / mqtt / tcp), the policy files, audit, the admin listener,
- * limits and timeouts, and the number of workers. docs/proxy.md documents every key. The loader is
+ * limits and timeouts, the number of workers, and the routes and detectors whose results
+ * reach the Cedar context. docs/proxy.md documents every key. The loader is
  * split into prx_config_parse (pure: bytes in, config or "file:line:col: message" out;
  * fuzzed) and prx_config_load (reads the file).
  */
@@ -14,7 +15,9 @@
 #include <stdint.h>
 
 #include "warden/common.h"
+#include "warden/detect.h"
 #include "warden/err.h"
+#include "warden/route.h"
 #include "warden/spiffe.h"
 
 #define PRX_CONFIG_FILE_MAX         (1u << 20)
@@ -95,6 +98,11 @@ struct prx_config {
     int log_level;                       /* enum wd_log_level; default WD_LOG_INFO */
     struct prx_listener_conf *listeners; /* owned array */
     size_t n_listeners;
+    /* `routes:` and `detectors:` / `scan:` (lib/route, lib/detect formats), built at parse
+     * time; NULL when the section is absent. Owned until prx_gen_build moves them into the
+     * generation (SIGHUP reloads them with the policy). */
+    struct wd_route_set *routes;
+    struct wd_detect_set *detect;
 };
 
 /*

@@ -329,6 +329,40 @@ void prx_request_id(struct prx_worker *w, char *out, size_t n)
                    (unsigned long long)++w->rid_counter);
 }
 
+int prx_detect(struct prx_worker *w, struct prx_gen *g, const void *body, size_t len, bool is_json,
+               struct wd_detect_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    if (g->detect == NULL) {
+        return WD_OK;
+    }
+    if (w->dgen == NULL || w->dgen->detect != g->detect) {
+        /* The scratch belongs to one set: remake it for this generation's. */
+        wd_detect_scratch_free(w->dscratch);
+        w->dscratch = NULL;
+        prx_gen_put(w->dgen);
+        w->dgen = NULL;
+        WD_TRY(wd_detect_scratch_new(g->detect, &w->dscratch));
+        prx_gen_get(g);
+        w->dgen = g;
+    }
+    size_t max = wd_detect_max_scan(g->detect);
+    struct wd_detect_input in = {
+            .body = len > 0 ? body : "",
+            .len = WD_MIN(len, max),
+            .total = len,
+            .is_json = is_json,
+    };
+    WD_TRY(wd_detect_scan(g->detect, w->dscratch, &in, res));
+    for (size_t i = 0; i < wd_detect_count(g->detect); i++) {
+        if (wd_detect_bit(res->limit, i)) {
+            wd_log(WD_LOG_NOTICE, "detector %s hit a PCRE2 limit: counted as a match",
+                   wd_detect_name(g->detect, i));
+        }
+    }
+    return WD_OK;
+}
+
 bool prx_sample(struct prx_worker *w, const struct prx_gen *g)
 {
     if (g->sample_allow >= 1.0) {
@@ -1194,6 +1228,8 @@ void prx_engine_cleanup(void)
         wd_free(w->heap);
         wd_cedar_request_free(w->creq);
         wd_cedar_scratch_free(w->scratch);
+        wd_detect_scratch_free(w->dscratch);
+        prx_gen_put(w->dgen);
         prx_gen_put(w->gen);
     }
     WD_FREE(prx_eng.w);

@@ -49,6 +49,8 @@ static void gen_free(struct prx_gen *g)
     SSL_CTX_free(g->cli);
     wd_bundle_free(g->bundle);
     prx_policy_free(g->pol);
+    wd_route_set_free(g->routes);
+    wd_detect_set_free(g->detect);
     if (g->audit_owned && g->audit_fd >= 0) {
         (void)close(g->audit_fd);
     }
@@ -183,7 +185,7 @@ static int make_ctx(struct prx_gen *g, bool server, STACK_OF(X509) * chain, EVP_
     return WD_OK;
 }
 
-int prx_gen_build(const struct prx_config *cfg, struct prx_gen **out, struct wd_diag *diag)
+int prx_gen_build(struct prx_config *cfg, struct prx_gen **out, struct wd_diag *diag)
 {
     STACK_OF(X509) *chain = NULL;
     STACK_OF(X509) *rest = NULL;
@@ -245,6 +247,10 @@ int prx_gen_build(const struct prx_config *cfg, struct prx_gen **out, struct wd_
             g->audit_owned = true;
         }
     }
+    g->routes = cfg->routes;
+    cfg->routes = NULL;
+    g->detect = cfg->detect;
+    cfg->detect = NULL;
     *out = g;
     g = NULL;
     rc = WD_OK;

@@ -34,7 +34,8 @@ struct prx_x {
     int64_t t_head;        /* request head received (monotonic ms) */
     struct timespec t_req; /* request complete, for the latency histogram */
     char rid[48];
-    struct prx_gen *gen; /* the generation the exchange is decided with */
+    struct prx_gen *gen;         /* the generation the exchange is decided with */
+    struct wd_route_match route; /* the request path's route (kept for the response) */
 };
 
 static bool is_hop(struct wd_slice name)
@@ -295,6 +296,51 @@ static uint64_t us_since(const struct timespec *t0)
     return us < 0 ? 0 : (uint64_t)us;
 }
 
+/* Whether a message's content type is JSON: application/json or application/<x>+json
+ * (RFC 6839), parameters ignored, case-insensitive. json_field detectors apply then. */
+static bool is_json(const struct prx_head *h)
+{
+    struct wd_slice ct;
+    if (!prx_head_get(h, "content-type", &ct)) {
+        return false;
+    }
+    const char *p = (const char *)ct.p;
+    size_t n = ct.len;
+    while (n > 0 && (*p == ' ' || *p == '\t')) {
+        p++;
+        n--;
+    }
+    const char *semi = memchr(p, ';', n);
+    if (semi != NULL) {
+        n = (size_t)(semi - p);
+    }
+    while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t')) {
+        n--;
+    }
+    if (n < 12 || strncasecmp(p, "application/", 12) != 0) {
+        return false;
+    }
+    return (n == 16 && strncasecmp(p + 12, "json", 4) == 0)
+           || (n > 17 && strncasecmp(p + n - 5, "+json", 5) == 0);
+}
+
+/* Match the request path (the query is already apart) against g's routes into x->route. */
+static void route_request(struct prx_x *x, const struct prx_gen *g)
+{
+    x->route.route = "";
+    x->route.bad_path = false;
+    x->route.nparams = 0;
+    if (g->routes == NULL || x->rh.pl == 0) {
+        return;
+    }
+    if (wd_route_match(g->routes, (const char *)x->rh.b.p + x->rh.po, x->rh.pl, &x->route)
+        != WD_OK) {
+        /* WD_ENOENT: no route, or a path refused as malformed; policies see route "". */
+        x->route.route = "";
+        x->route.nparams = 0;
+    }
+}
+
 /* Decide the current request (response when resp is true). */
 static bool decide(struct prx_conn *c, bool resp)
 {
@@ -312,12 +358,19 @@ static bool decide(struct prx_conn *c, bool resp)
     }
     decision_parties(c, &pe, &res, &res_len);
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int rc;
-    if (resp) {
-        rc = prx_map_http_response(w->creq, &pe, res, res_len, &x->rh, x->rbody.len, &x->sh,
-                                   x->sbody.len, wd_time_now());
-    } else {
-        rc = prx_map_http_request(w->creq, &pe, res, res_len, &x->rh, x->rbody.len, wd_time_now());
+    struct wd_detect_result hits;
+    struct prx_found found = {.route = &x->route, .det = g->detect, .hits = &hits};
+    if (!resp) {
+        route_request(x, g);
+    }
+    const struct wd_buf *body = resp ? &x->sbody : &x->rbody;
+    int rc = prx_detect(w, g, body->p, body->len, is_json(resp ? &x->sh : &x->rh), &hits);
+    if (rc == WD_OK && resp) {
+        rc = prx_map_http_response_ex(w->creq, &pe, res, res_len, &x->rh, x->rbody.len, &x->sh,
+                                      x->sbody.len, &found, wd_time_now());
+    } else if (rc == WD_OK) {
+        rc = prx_map_http_request_ex(w->creq, &pe, res, res_len, &x->rh, x->rbody.len, &found,
+                                     wd_time_now());
     }
     if (rc == WD_OK) {
         rc = wd_cedar_authorize(g->pol->az, g->pol->ents, w->creq, w->scratch, &r);

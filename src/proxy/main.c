@@ -5,9 +5,9 @@
  *   warden-proxy -c FILE -t         check the configuration and every file it names
  *   warden-proxy -c FILE --check-syntax   check the configuration file alone
  *
- * Signals: SIGHUP reloads identity, policy and audit sink (a bad new set is refused and the
- * old one stays); SIGTERM / SIGINT stop accepting, let in-flight requests finish (at most
- * limits.drain_timeout) and exit 0.
+ * Signals: SIGHUP reloads identity, policy, routes, detectors and audit sink (a bad new set
+ * is refused and the old one stays); SIGTERM / SIGINT stop accepting, let in-flight requests
+ * finish (at most limits.drain_timeout) and exit 0.
  */
 #include <errno.h>
 #include <signal.h>
@@ -48,8 +48,8 @@ static void reload(const char *path)
         prx_gen_install(g);
         atomic_fetch_add_explicit(&prx_m.reload_ok, 1, memory_order_relaxed);
         wd_log(WD_LOG_NOTICE,
-               "reloaded identity %s and policy (listeners, limits and workers "
-               "change only with a restart)",
+               "reloaded identity %s, policy, routes and detectors (listeners, limits "
+               "and workers change only with a restart)",
                g->self.str);
     }
     prx_config_free(cfg);

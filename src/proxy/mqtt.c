@@ -607,7 +607,17 @@ static bool mq_decide(void *ctx, const struct prx_mqtt_ask *ask)
     struct wd_cedar_response r;
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int rc = prx_map_mqtt(w->creq, &pe, broker, strlen(broker), ask, wd_time_now());
+    struct wd_detect_result hits;
+    struct prx_found found = {.det = g->detect, .hits = &hits};
+    int rc = WD_OK;
+    memset(&hits, 0, sizeof(hits));
+    if (ask->action == PRX_MQTT_A_PUBLISH || ask->action == PRX_MQTT_A_RECEIVE) {
+        /* MQTT has no content type the proxy trusts: json_field detectors do not apply. */
+        rc = prx_detect(w, g, ask->payload.p, ask->payload.len, false, &hits);
+    }
+    if (rc == WD_OK) {
+        rc = prx_map_mqtt_ex(w->creq, &pe, broker, strlen(broker), ask, &found, wd_time_now());
+    }
     if (rc == WD_OK) {
         rc = wd_cedar_authorize(g->pol->az, g->pol->ents, w->creq, w->scratch, &r);
     }

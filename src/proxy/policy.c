@@ -438,17 +438,23 @@ static int put_body(struct wd_cedar_vb *vb, uint64_t size)
 
 /* The request fields shared by requests and responses (not headers/body/detections). */
 static int put_request_fields(struct wd_cedar_vb *vb, const struct prx_peer *peer,
-                              const struct prx_head *req, int64_t now)
+                              const struct prx_head *req, const struct prx_found *found,
+                              int64_t now)
 {
     const char *b = (const char *)req->b.p;
+    const struct wd_route_match *m = found != NULL ? found->route : NULL;
     char when[21];
     WD_TRY(vb_str(vb, "method", b + req->mo, req->ml));
     WD_TRY(vb_str(vb, "path", b + req->po, req->pl));
     WD_TRY(vb_str(vb, "query", b + req->qo, req->ql));
-    /* Routes are filled by lib/route once it exists; until then no route matches. */
-    WD_TRY(vb_str(vb, "route", "", 0));
+    /* No route (or a refused path): route "" and params {} (docs/policy.md §2). */
+    bool routed = m != NULL && m->route != NULL && m->route[0] != '\0';
+    WD_TRY(vb_str(vb, "route", routed ? m->route : "", routed ? strlen(m->route) : 0));
     WD_TRY(wd_cedar_vb_key(vb, "params", 6));
     WD_TRY(wd_cedar_vb_record_begin(vb));
+    for (size_t i = 0; routed && i < m->nparams && i < WD_ROUTE_MAX_PARAMS; i++) {
+        WD_TRY(vb_str(vb, m->params[i].name, m->params[i].value, m->params[i].value_len));
+    }
     WD_TRY(wd_cedar_vb_end(vb));
     wd_time_format(now, when);
     WD_TRY(wd_cedar_vb_key(vb, "time", 4));
@@ -456,11 +462,20 @@ static int put_request_fields(struct wd_cedar_vb *vb, const struct prx_peer *pee
     return put_common(vb, peer);
 }
 
-/* Detections are filled by lib/detect once it exists; until then the set is empty. */
-static int put_detections(struct wd_cedar_vb *vb)
+/* context.detections: the names of the detectors that matched, in configuration order. */
+static int put_detections(struct wd_cedar_vb *vb, const struct prx_found *found)
 {
     WD_TRY(wd_cedar_vb_key(vb, "detections", 10));
     WD_TRY(wd_cedar_vb_set_begin(vb));
+    if (found != NULL && found->det != NULL && found->hits != NULL) {
+        size_t n = WD_MIN(wd_detect_count(found->det), (size_t)WD_DETECT_MAX);
+        for (size_t i = 0; i < n; i++) {
+            if (wd_detect_bit(found->hits->hit, i)) {
+                const char *name = wd_detect_name(found->det, i);
+                WD_TRY(wd_cedar_vb_string(vb, name, strlen(name)));
+            }
+        }
+    }
     return wd_cedar_vb_end(vb);
 }
 
@@ -468,16 +483,23 @@ int prx_map_http_request(struct wd_cedar_request *r, const struct prx_peer *peer
                          size_t self_len, const struct prx_head *req, uint64_t body_size,
                          int64_t now)
 {
+    return prx_map_http_request_ex(r, peer, self, self_len, req, body_size, NULL, now);
+}
+
+int prx_map_http_request_ex(struct wd_cedar_request *r, const struct prx_peer *peer,
+                            const char *self, size_t self_len, const struct prx_head *req,
+                            uint64_t body_size, const struct prx_found *found, int64_t now)
+{
     char action[64];
     int n = snprintf(action, sizeof(action), "http:%.*s", (int)WD_MIN(req->ml, 50),
                      (const char *)req->b.p + req->mo);
     WD_ENSURE(n > 0 && (size_t)n < sizeof(action) && req->ml <= 50, WD_ELIMIT);
     WD_TRY(set_parties(r, peer, self, self_len, action));
     struct wd_cedar_vb *vb = wd_cedar_request_context(r);
-    WD_TRY(put_request_fields(vb, peer, req, now));
+    WD_TRY(put_request_fields(vb, peer, req, found, now));
     WD_TRY(put_headers(vb, "headers", req));
     WD_TRY(put_body(vb, body_size));
-    WD_TRY(put_detections(vb));
+    WD_TRY(put_detections(vb, found));
     return wd_cedar_request_context_end(r);
 }
 
@@ -485,21 +507,37 @@ int prx_map_http_response(struct wd_cedar_request *r, const struct prx_peer *pee
                           size_t self_len, const struct prx_head *req, uint64_t req_body,
                           const struct prx_head *resp, uint64_t resp_body, int64_t now)
 {
+    return prx_map_http_response_ex(r, peer, self, self_len, req, req_body, resp, resp_body, NULL,
+                                    now);
+}
+
+int prx_map_http_response_ex(struct wd_cedar_request *r, const struct prx_peer *peer,
+                             const char *self, size_t self_len, const struct prx_head *req,
+                             uint64_t req_body, const struct prx_head *resp, uint64_t resp_body,
+                             const struct prx_found *found, int64_t now)
+{
     (void)req_body;
     WD_TRY(set_parties(r, peer, self, self_len, "http:response"));
     struct wd_cedar_vb *vb = wd_cedar_request_context(r);
-    WD_TRY(put_request_fields(vb, peer, req, now));
+    WD_TRY(put_request_fields(vb, peer, req, found, now));
     WD_TRY(wd_cedar_vb_key(vb, "status", 6));
     WD_TRY(wd_cedar_vb_long(vb, (int64_t)resp->status));
     WD_TRY(put_headers(vb, "headers", resp));
     WD_TRY(put_headers(vb, "request_headers", req));
     WD_TRY(put_body(vb, resp_body));
-    WD_TRY(put_detections(vb));
+    WD_TRY(put_detections(vb, found));
     return wd_cedar_request_context_end(r);
 }
 
 int prx_map_mqtt(struct wd_cedar_request *r, const struct prx_peer *peer, const char *broker,
                  size_t broker_len, const struct prx_mqtt_ask *ask, int64_t now)
+{
+    return prx_map_mqtt_ex(r, peer, broker, broker_len, ask, NULL, now);
+}
+
+int prx_map_mqtt_ex(struct wd_cedar_request *r, const struct prx_peer *peer, const char *broker,
+                    size_t broker_len, const struct prx_mqtt_ask *ask,
+                    const struct prx_found *found, int64_t now)
 {
     char when[21];
     WD_TRY(set_parties(r, peer, broker, broker_len, prx_mqtt_action_name(ask->action)));
@@ -526,7 +564,7 @@ int prx_map_mqtt(struct wd_cedar_request *r, const struct prx_peer *peer, const 
         WD_TRY(wd_cedar_vb_key(vb, "size", 4));
         WD_TRY(wd_cedar_vb_long(vb, (int64_t)ask->payload.len));
         WD_TRY(wd_cedar_vb_end(vb));
-        WD_TRY(put_detections(vb));
+        WD_TRY(put_detections(vb, found));
     }
     wd_time_format(now, when);
     WD_TRY(wd_cedar_vb_key(vb, "time", 4));

@@ -25,8 +25,10 @@
 #include "warden/cedar.h"
 #include "warden/claims.h"
 #include "warden/common.h"
+#include "warden/detect.h"
 #include "warden/err.h"
 #include "warden/http1.h"
+#include "warden/route.h"
 
 #include "config.h"
 
@@ -100,6 +102,18 @@ WD_MUST_USE int prx_head_capture(struct prx_head *h, const struct wd_http1_parse
 bool prx_head_get(const struct prx_head *h, const char *name, struct wd_slice *out);
 
 /*
+ * What lib/route and lib/detect found about a message, for the mapping functions below.
+ * Every member is borrowed and optional: route NULL (or a match with route "") gives
+ * context.route "" and context.params {}; det or hits NULL gives context.detections [].
+ * For an HTTP response, route is the request's match and hits the response body's scan.
+ */
+struct prx_found {
+    const struct wd_route_match *route;
+    const struct wd_detect_set *det;     /* names the bits of hits */
+    const struct wd_detect_result *hits; /* bit i set: wd_detect_name(det, i) matched */
+};
+
+/*
  * Fill r (reset first) for a TCP connection: principal the peer, Action::"tcp:connect",
  * resource Workload::"<self>", context {source_ip: ip(...), port, claims}.
  * WD_ENOMEM, WD_ELIMIT, WD_EPROTO (an ID that is not a Cedar string? never for valid IDs).
@@ -115,6 +129,15 @@ WD_MUST_USE int prx_map_tcp(struct wd_cedar_request *r, const struct prx_peer *p
 WD_MUST_USE int prx_map_http_request(struct wd_cedar_request *r, const struct prx_peer *peer,
                                      const char *self, size_t self_len, const struct prx_head *req,
                                      uint64_t body_size, int64_t now);
+/*
+ * prx_map_http_request with context.route / context.params (a record of strings, one per
+ * template parameter) and context.detections (a Set of detector names, in configuration
+ * order) from found (may be NULL: nothing found).
+ */
+WD_MUST_USE int prx_map_http_request_ex(struct wd_cedar_request *r, const struct prx_peer *peer,
+                                        const char *self, size_t self_len,
+                                        const struct prx_head *req, uint64_t body_size,
+                                        const struct prx_found *found, int64_t now);
 
 /*
  * Fill r for an HTTP response: Action::"http:response" and the request's context, except
@@ -125,6 +148,12 @@ WD_MUST_USE int prx_map_http_response(struct wd_cedar_request *r, const struct p
                                       const char *self, size_t self_len, const struct prx_head *req,
                                       uint64_t req_body, const struct prx_head *resp,
                                       uint64_t resp_body, int64_t now);
+/* prx_map_http_response with found: the request's route/params, the response's detections. */
+WD_MUST_USE int prx_map_http_response_ex(struct wd_cedar_request *r, const struct prx_peer *peer,
+                                         const char *self, size_t self_len,
+                                         const struct prx_head *req, uint64_t req_body,
+                                         const struct prx_head *resp, uint64_t resp_body,
+                                         const struct prx_found *found, int64_t now);
 
 struct prx_mqtt_ask; /* mqtt.h */
 
@@ -141,5 +170,11 @@ struct prx_mqtt_ask; /* mqtt.h */
 WD_MUST_USE int prx_map_mqtt(struct wd_cedar_request *r, const struct prx_peer *peer,
                              const char *broker, size_t broker_len, const struct prx_mqtt_ask *ask,
                              int64_t now);
+/* prx_map_mqtt with the payload's detections from found (publish and receive; its route is
+ * ignored; may be NULL). */
+WD_MUST_USE int prx_map_mqtt_ex(struct wd_cedar_request *r, const struct prx_peer *peer,
+                                const char *broker, size_t broker_len,
+                                const struct prx_mqtt_ask *ask, const struct prx_found *found,
+                                int64_t now);
 
 #endif

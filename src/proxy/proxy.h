@@ -25,8 +25,10 @@
 #include "warden/cedar.h"
 #include "warden/claims.h"
 #include "warden/common.h"
+#include "warden/detect.h"
 #include "warden/err.h"
 #include "warden/http1.h"
+#include "warden/route.h"
 #include "warden/spiffe.h"
 
 #include "config.h"
@@ -43,7 +45,9 @@ struct prx_gen {
     struct wd_claims self_claims;
     bool has_self_claims;
     struct prx_policy *pol;
-    int audit_fd; /* -1: none */
+    struct wd_route_set *routes;  /* the config's `routes:`, or NULL */
+    struct wd_detect_set *detect; /* the config's `detectors:`, or NULL */
+    int audit_fd;                 /* -1: none */
     bool audit_owned;
     double sample_allow;
 };
@@ -58,10 +62,10 @@ void prx_peerinfo_cleanup(struct prx_peerinfo *pi);
 
 /*
  * Load identity files, policy and audit sink named by cfg into a new generation with one
- * reference. WD_OK or an error with diag "file: ..." (nothing is changed on error).
+ * reference; on success cfg->routes and cfg->detect move into it (they become NULL in cfg).
+ * WD_OK or an error with diag "file: ..." (nothing is changed on error).
  */
-WD_MUST_USE int prx_gen_build(const struct prx_config *cfg, struct prx_gen **out,
-                              struct wd_diag *diag);
+WD_MUST_USE int prx_gen_build(struct prx_config *cfg, struct prx_gen **out, struct wd_diag *diag);
 /* Take / drop a reference. put accepts NULL; the last put frees. */
 void prx_gen_get(struct prx_gen *g);
 void prx_gen_put(struct prx_gen *g);
@@ -247,6 +251,8 @@ struct prx_worker {
     size_t *npool;
     struct wd_cedar_request *creq;
     struct wd_cedar_scratch *scratch;
+    struct wd_detect_scratch *dscratch; /* for dgen->detect, made on first use */
+    struct prx_gen *dgen;               /* a reference keeping that set alive */
     uint64_t rid_counter;
     uint64_t rng;
     bool draining;
@@ -326,6 +332,15 @@ void prx_conn_requeue(struct prx_conn *c);
 void prx_request_id(struct prx_worker *w, char *out, size_t n);
 /* Whether to audit an allow: the generation's sample_allow. */
 bool prx_sample(struct prx_worker *w, const struct prx_gen *g);
+/*
+ * Scan body[0..len) with g's detectors using w's scratch (remade when g's set differs from
+ * the one it was made for): res is cleared, and stays empty when g has no detectors. Bodies
+ * longer than the set's scan.max_bytes are scanned as their prefix (total = len). is_json
+ * enables json_field detectors. PCRE2 limit hits are logged (they count as matches).
+ * WD_OK, WD_ENOMEM (the caller fails closed).
+ */
+WD_MUST_USE int prx_detect(struct prx_worker *w, struct prx_gen *g, const void *body, size_t len,
+                           bool is_json, struct wd_detect_result *res);
 
 /* ---- protocols ---- */
 

@@ -12,6 +12,8 @@
 #include "warden/http1.h"
 #include "warden/log.h"
 
+#include "../../src/proxy/config.h"
+#include "../../src/proxy/mqtt.h"
 #include "../../src/proxy/policy.h"
 #include "harness.h"
 
@@ -233,6 +235,314 @@ TEST(build_errors)
     prx_policy_free(p);
 }
 
+/* ---- routes and detectors (config sections, mapping into the Cedar context) ---- */
+
+#define CFG_BASE                   \
+    "identity:\n"                  \
+    "  cert: /c.pem\n"             \
+    "  key: /k.pem\n"              \
+    "  bundle: /b.pem\n"           \
+    "policy:\n"                    \
+    "  policies: /p.cedar\n"       \
+    "listeners:\n"                 \
+    "  - name: web\n"              \
+    "    mode: inbound\n"          \
+    "    protocol: http\n"         \
+    "    listen: 127.0.0.1:8443\n" \
+    "    upstream: 127.0.0.1:8080\n"
+
+static const char found_cfg[] = CFG_BASE "routes:\n"
+                                         "  patient: /patients/{id}\n"
+                                         "  vitals: /patients/{pid}/vitals/{kind}\n"
+                                         "  files: /files/{path...}\n"
+                                         "detectors:\n"
+                                         "  patient-id: { regex: \"\\\\bPID-[0-9]{6}\\\\b\" }\n"
+                                         "  admin-flag: { json_field: \"$.role\", equals: admin }\n"
+                                         "  big: { size_over: 1000 }\n"
+                                         "scan:\n"
+                                         "  max_bytes: 4096\n";
+
+static const char found_policies[] =
+        "@id(\"patient-42\")\n"
+        "permit (principal, action == Action::\"http:GET\", resource)\n"
+        "when { context.route == \"patient\" && context.params.id == \"42\" };\n"
+        "@id(\"vitals\")\n"
+        "permit (principal, action == Action::\"http:GET\", resource)\n"
+        "when { context.route == \"vitals\" && context.params == {pid: \"7\", kind: \"bp\"} };\n"
+        "@id(\"files\")\n"
+        "permit (principal, action == Action::\"http:GET\", resource)\n"
+        "when { context.route == \"files\" && context.params.path == \"a/b c\" };\n"
+        "@id(\"uploads\")\n"
+        "permit (principal, action == Action::\"http:POST\", resource)\n"
+        "when { context.route == \"\" && context.params == {} };\n"
+        "@id(\"no-pid-up\")\n"
+        "forbid (principal, action == Action::\"http:POST\", resource)\n"
+        "when { context.detections.contains(\"patient-id\") };\n"
+        "@id(\"no-admin\")\n"
+        "forbid (principal, action == Action::\"http:POST\", resource)\n"
+        "when { context.detections.contains(\"admin-flag\") };\n"
+        "@id(\"responses\")\n"
+        "permit (principal, action == Action::\"http:response\", resource)\n"
+        "when { context.route == \"patient\" && context.params.id == \"42\" };\n"
+        "@id(\"no-pid-out\")\n"
+        "forbid (principal, action == Action::\"http:response\", resource)\n"
+        "when { context.detections.contains(\"patient-id\") };\n"
+        "@id(\"mqtt\")\n"
+        "permit (principal, action in Action::\"mqtt\", resource)\n"
+        "unless { context has detections && context.detections.containsAny([\"patient-id\", "
+        "\"big\"]) };\n";
+
+struct ffix {
+    struct fixture f;
+    struct prx_config *cfg;
+    struct wd_detect_scratch *ds;
+    struct wd_route_match m;
+};
+
+static int ffix_setup(struct ffix *x)
+{
+    struct prx_text t = {"found.cedar", found_policies, sizeof(found_policies) - 1};
+    struct wd_diag d;
+    memset(x, 0, sizeof(*x));
+    int rc = prx_config_parse("proxy.yaml", found_cfg, sizeof(found_cfg) - 1, &x->cfg, &d);
+    if (rc < 0) {
+        printf("config: %s\n", d.msg);
+        return rc;
+    }
+    rc = prx_policy_build(&t, 1, NULL, NULL, &x->f.pol, &d);
+    if (rc < 0) {
+        printf("build: %s\n", d.msg);
+        return rc;
+    }
+    WD_TRY(wd_cedar_request_new(&x->f.req));
+    WD_TRY(wd_cedar_scratch_new(&x->f.scratch));
+    return wd_detect_scratch_new(x->cfg->detect, &x->ds);
+}
+
+static void ffix_teardown(struct ffix *x)
+{
+    wd_detect_scratch_free(x->ds);
+    teardown(&x->f);
+    prx_config_free(x->cfg);
+}
+
+/* Decide a request (head text, then body), with its route and its body's detections the
+ * way http.c finds them; -1 on an error. */
+static int decide_found(struct ffix *x, const char *text, const char *body, bool json,
+                        const char **why)
+{
+    struct prx_head h;
+    struct prx_peer pe = {ALICE, strlen(ALICE), NULL, "127.0.0.1", 8443};
+    struct wd_cedar_response resp;
+    struct wd_detect_result hits;
+    struct prx_found found = {&x->m, x->cfg->detect, &hits};
+    struct wd_detect_input in = {body, strlen(body), strlen(body), json, NULL, 0};
+    int out = -1;
+    prx_head_init(&h, 32, 4096);
+    if (capture(WD_HTTP1_REQUEST, text, &h) != WD_OK) {
+        goto out;
+    }
+    if (wd_route_match(x->cfg->routes, (const char *)h.b.p + h.po, h.pl, &x->m) != WD_OK) {
+        x->m.route = "";
+        x->m.nparams = 0;
+    }
+    if (wd_detect_scan(x->cfg->detect, x->ds, &in, &hits) == WD_OK
+        && prx_map_http_request_ex(x->f.req, &pe, SELF, strlen(SELF), &h, strlen(body), &found,
+                                   1764000000)
+                   == WD_OK
+        && wd_cedar_authorize(x->f.pol->az, x->f.pol->ents, x->f.req, x->f.scratch, &resp)
+                   == WD_OK) {
+        out = resp.allow ? 1 : 0;
+        if (why != NULL) {
+            *why = resp.nreasons > 0 ? resp.reasons[0] : "";
+        }
+    }
+out:
+    prx_head_cleanup(&h);
+    return out;
+}
+
+TEST(routes_and_params)
+{
+    struct ffix x;
+    CHECK_OK(ffix_setup(&x));
+    CHECK_EQ(wd_route_set_count(x.cfg->routes), 3);
+    const char *why = NULL;
+    CHECK_EQ(decide_found(&x, "GET /patients/42 HTTP/1.1\r\nHost: a\r\n\r\n", "", false, &why), 1);
+    CHECK_STR(why, "patient-42");
+    CHECK_EQ(decide_found(&x, "GET /patients/43 HTTP/1.1\r\nHost: a\r\n\r\n", "", false, NULL), 0);
+    /* the path is matched before the query, and decoded */
+    CHECK_EQ(decide_found(&x, "GET /patients/4%32?id=43 HTTP/1.1\r\nHost: a\r\n\r\n", "", false,
+                          NULL),
+             1);
+    CHECK_EQ(decide_found(&x, "GET /patients/42/x HTTP/1.1\r\nHost: a\r\n\r\n", "", false, NULL),
+             0);
+    CHECK_EQ(decide_found(&x, "GET /patients/7/vitals/bp HTTP/1.1\r\nHost: a\r\n\r\n", "", false,
+                          &why),
+             1);
+    CHECK_STR(why, "vitals");
+    CHECK_EQ(decide_found(&x, "GET /patients/7/vitals/hr HTTP/1.1\r\nHost: a\r\n\r\n", "", false,
+                          NULL),
+             0);
+    CHECK_EQ(decide_found(&x, "GET /files/a/b%20c HTTP/1.1\r\nHost: a\r\n\r\n", "", false, &why),
+             1);
+    CHECK_STR(why, "files");
+    /* a refused path (a "..") has no route, like an unknown one */
+    CHECK_EQ(decide_found(&x, "POST /files/a/../b HTTP/1.1\r\nHost: a\r\n\r\n", "", false, &why),
+             1);
+    CHECK_STR(why, "uploads");
+    CHECK_EQ(decide_found(&x, "POST /files/a HTTP/1.1\r\nHost: a\r\n\r\n", "", false, NULL), 0);
+    ffix_teardown(&x);
+}
+
+TEST(request_detections)
+{
+    struct ffix x;
+    CHECK_OK(ffix_setup(&x));
+    /* the three configured, then the implicit oversize detector */
+    CHECK_EQ(wd_detect_count(x.cfg->detect), 4);
+    CHECK_STR(wd_detect_name(x.cfg->detect, 3), "oversize");
+    CHECK_EQ(wd_detect_max_scan(x.cfg->detect), 4096);
+    const char *post = "POST /upload HTTP/1.1\r\nHost: a\r\n\r\n";
+    const char *why = NULL;
+    CHECK_EQ(decide_found(&x, post, "clean text", false, &why), 1);
+    CHECK_STR(why, "uploads");
+    CHECK_EQ(decide_found(&x, post, "note for PID-123456 today", false, &why), 0);
+    CHECK_STR(why, "no-pid-up");
+    CHECK_EQ(decide_found(&x, post, "PID-1234567", false, NULL), 1);
+    /* json_field detectors apply only when the body is declared JSON */
+    CHECK_EQ(decide_found(&x, post, "{\"role\": \"admin\"}", false, NULL), 1);
+    CHECK_EQ(decide_found(&x, post, "{\"role\": \"admin\"}", true, &why), 0);
+    CHECK_STR(why, "no-admin");
+    CHECK_EQ(decide_found(&x, post, "{\"role\": \"user\"}", true, NULL), 1);
+    ffix_teardown(&x);
+}
+
+TEST(response_detections)
+{
+    struct ffix x;
+    CHECK_OK(ffix_setup(&x));
+    struct prx_head req, resp;
+    struct prx_peer pe = {BOB, strlen(BOB), NULL, "127.0.0.1", 8443};
+    struct wd_cedar_response r;
+    struct wd_detect_result hits;
+    struct prx_found found = {&x.m, x.cfg->detect, &hits};
+    prx_head_init(&req, 32, 4096);
+    prx_head_init(&resp, 32, 4096);
+    CHECK_OK(capture(WD_HTTP1_REQUEST, "GET /patients/42 HTTP/1.1\r\nHost: a\r\n\r\n", &req));
+    CHECK_OK(wd_route_match(x.cfg->routes, (const char *)req.b.p + req.po, req.pl, &x.m));
+    CHECK_OK(capture(WD_HTTP1_RESPONSE, "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", &resp));
+    static const char *const bodies[] = {"name: Ann", "PID-123456"};
+    for (size_t i = 0; i < 2; i++) {
+        struct wd_detect_input in = {bodies[i], strlen(bodies[i]), strlen(bodies[i]), false, NULL,
+                                     0};
+        CHECK_OK(wd_detect_scan(x.cfg->detect, x.ds, &in, &hits));
+        CHECK_OK(prx_map_http_response_ex(x.f.req, &pe, SELF, strlen(SELF), &req, 0, &resp,
+                                          in.total, &found, 0));
+        CHECK_OK(wd_cedar_authorize(x.f.pol->az, x.f.pol->ents, x.f.req, x.f.scratch, &r));
+        /* the response keeps the request's route and params; its own body is scanned */
+        CHECK_EQ(r.allow, i == 0);
+        CHECK_STR(r.nreasons > 0 ? r.reasons[0] : "", i == 0 ? "responses" : "no-pid-out");
+    }
+    /* without found (the old entry point) the response has no route: denied */
+    CHECK_OK(prx_map_http_response(x.f.req, &pe, SELF, strlen(SELF), &req, 0, &resp, 9, 0));
+    CHECK_OK(wd_cedar_authorize(x.f.pol->az, x.f.pol->ents, x.f.req, x.f.scratch, &r));
+    CHECK(!r.allow);
+    prx_head_cleanup(&req);
+    prx_head_cleanup(&resp);
+    ffix_teardown(&x);
+}
+
+TEST(mqtt_detections)
+{
+    struct ffix x;
+    CHECK_OK(ffix_setup(&x));
+    struct prx_peer pe = {ALICE, strlen(ALICE), NULL, "127.0.0.1", 8883};
+    struct wd_cedar_response r;
+    struct wd_detect_result hits;
+    struct prx_found found = {NULL, x.cfg->detect, &hits};
+    char big[1200];
+    memset(big, 'x', sizeof(big));
+    struct {
+        enum prx_mqtt_action a;
+        const char *p;
+        size_t n;
+        bool allow;
+    } cases[] = {
+            {PRX_MQTT_A_PUBLISH, "21.5", 4, true},
+            {PRX_MQTT_A_PUBLISH, "PID-654321", 10, false},
+            {PRX_MQTT_A_RECEIVE, "PID-654321", 10, false},
+            {PRX_MQTT_A_RECEIVE, big, sizeof(big), false}, /* size_over 1000 */
+            {PRX_MQTT_A_RECEIVE, big, 999, true},
+    };
+    for (size_t i = 0; i < WD_ARRAY_LEN(cases); i++) {
+        struct prx_mqtt_ask ask;
+        memset(&ask, 0, sizeof(ask));
+        ask.action = cases[i].a;
+        ask.topic.p = (const uint8_t *)"t/1";
+        ask.topic.len = 3;
+        ask.payload.p = (const uint8_t *)cases[i].p;
+        ask.payload.len = cases[i].n;
+        struct wd_detect_input in = {cases[i].p, cases[i].n, cases[i].n, false, NULL, 0};
+        CHECK_OK(wd_detect_scan(x.cfg->detect, x.ds, &in, &hits));
+        CHECK_OK(prx_map_mqtt_ex(x.f.req, &pe, SELF, strlen(SELF), &ask, &found, 1764000000));
+        CHECK_OK(wd_cedar_authorize(x.f.pol->az, x.f.pol->ents, x.f.req, x.f.scratch, &r));
+        CHECK_EQ(r.allow, cases[i].allow);
+    }
+    ffix_teardown(&x);
+}
+
+/* parse a config of CFG_BASE + extra; returns the error code, diag in d */
+static int parse_extra(const char *extra, struct wd_diag *d)
+{
+    char text[2048];
+    struct prx_config *cfg = NULL;
+    int n = snprintf(text, sizeof(text), "%s%s", CFG_BASE, extra);
+    if (n < 0 || (size_t)n >= sizeof(text)) {
+        return WD_ELIMIT;
+    }
+    int rc = prx_config_parse("proxy.yaml", text, (size_t)n, &cfg, d);
+    if (rc == WD_OK && (cfg->routes != NULL || cfg->detect != NULL) == (extra[0] == '\0')) {
+        rc = WD_EINVAL;
+    }
+    prx_config_free(cfg);
+    return rc;
+}
+
+TEST(config_sections)
+{
+    struct wd_diag d;
+    /* absent sections: no sets */
+    CHECK_OK(parse_extra("", &d));
+    CHECK_OK(parse_extra("routes: {}\n", &d));
+    CHECK_OK(parse_extra("routes:\n  a: /\ndetectors:\n  x: { size_over: 5 }\n", &d));
+    /* errors keep the library's message and the configuration's file:line:col */
+    CHECK_ERR(parse_extra("routes:\n  a: /x/\n", &d), WD_ECONFIG);
+    CHECK(strncmp(d.msg, "proxy.yaml:14:3: route 'a'", 26) == 0);
+    CHECK_ERR(parse_extra("routes:\n  a: /x/{id}\n  b: /x/{other}\n", &d), WD_ECONFIG);
+    CHECK(strncmp(d.msg, "proxy.yaml:15:3:", 16) == 0);
+    CHECK_ERR(parse_extra("routes: [/x]\n", &d), WD_ECONFIG);
+    CHECK(strncmp(d.msg, "proxy.yaml:13:", 14) == 0);
+    CHECK_ERR(parse_extra("detectors:\n  x: { regex: \"a(\" }\n", &d), WD_ECONFIG);
+    CHECK(strncmp(d.msg, "proxy.yaml:14:", 14) == 0);
+    CHECK(strstr(d.msg, "regex") != NULL);
+    CHECK_ERR(parse_extra("detectors:\n  x: { size_over: 5, bogus: 1 }\n", &d), WD_ECONFIG);
+    CHECK(strncmp(d.msg, "proxy.yaml:14:", 14) == 0);
+    CHECK_ERR(parse_extra("detectors:\n  x: { size_over: 5 }\nscan:\n  oversize: drop\n", &d),
+              WD_ECONFIG);
+    CHECK(strncmp(d.msg, "proxy.yaml:16:", 14) == 0);
+    CHECK_ERR(parse_extra("scan:\n  max_bytes: 10\n", &d), WD_ECONFIG);
+    CHECK(strncmp(d.msg, "proxy.yaml:14:3: scan: only with a detectors section", 52) == 0);
+}
+
+TEST(found_alloc_sweep)
+{
+    struct prx_config *cfg = NULL;
+    struct wd_diag d;
+    CHECK_ALLOC_SWEEP(prx_config_parse("proxy.yaml", found_cfg, sizeof(found_cfg) - 1, &cfg, &d),
+                      (prx_config_free(cfg), cfg = NULL));
+}
+
 TEST(alloc_sweep)
 {
     struct prx_policy *p = NULL;
@@ -249,5 +559,11 @@ int main(void)
     RUN(tcp_connect);
     RUN(build_errors);
     RUN(alloc_sweep);
+    RUN(routes_and_params);
+    RUN(request_detections);
+    RUN(response_detections);
+    RUN(mqtt_detections);
+    RUN(config_sections);
+    RUN(found_alloc_sweep);
     return HARNESS_END("proxy_policy");
 }
