@@ -666,7 +666,7 @@ int wd_cedar_observe(const struct wd_cedar_authz *az, const struct wd_cedar_enti
         const struct wd_cedar_observer *o = p->obs;
         env.steps = WD_CEDAR_EVAL_STEPS;
         bool sat = false;
-        struct wd_cedar_value v;
+        struct wd_cedar_value v = {0};
         int rc = wd_cedar_eval_policy(&env, p, &sat);
         if (rc == WD_OK && sat) {
             rc = wd_cedar_eval_expr(&env, o->value, &v);

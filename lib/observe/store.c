@@ -116,7 +116,7 @@ int wd_obs_store_new(const struct wd_obs_limits *lim, struct wd_obs_store **out)
             break;
         }
         st->s[i].nb = 16;
-        st->s[i].b = wd_calloc(st->s[i].nb, sizeof(*st->s[i].b));
+        st->s[i].b = wd_calloc(st->s[i].nb, sizeof(struct obs_ent *));
         if (st->s[i].b == NULL) {
             (void)pthread_rwlock_destroy(&st->s[i].lock);
             rc = WD_ENOMEM;
@@ -263,7 +263,7 @@ static void maybe_rehash(struct stripe *s)
         return;
     }
     size_t nnb = s->nb * 2;
-    struct obs_ent **nb = wd_calloc(nnb, sizeof(*nb));
+    struct obs_ent **nb = wd_calloc(nnb, sizeof(struct obs_ent *));
     if (nb == NULL) {
         return;
     }

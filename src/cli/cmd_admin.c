@@ -14,7 +14,7 @@
 
 #include "control_client.h"
 
-#define BODY_MAX (64u * 1024)
+#define BODY_MAX ((size_t)64 * 1024)
 
 /* Entry ids go into URL paths: the control plane makes them 32 lower-case hex digits. */
 static bool entry_id_ok(const char *s)

@@ -156,7 +156,7 @@ const char *control_str(const struct wd_node *obj, const char *key)
 void control_print_raw(const struct wd_http_result *res)
 {
     (void)fwrite(res->body.p != NULL ? (const void *)res->body.p : "", 1, res->body.len, stdout);
-    if (res->body.len > 0 && res->body.p[res->body.len - 1] != '\n') {
+    if (res->body.p != NULL && res->body.len > 0 && res->body.p[res->body.len - 1] != '\n') {
         (void)fputc('\n', stdout);
     }
 }

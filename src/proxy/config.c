@@ -49,24 +49,6 @@ int prx_addr_parse(const char *s, size_t n, struct prx_addr *out)
     return WD_OK;
 }
 
-/* A string value without NUL bytes, copied. */
-static int get_str(const struct wd_doc *doc, const struct wd_node *n, const char *what, char **out,
-                   struct wd_diag *diag)
-{
-    if (n->u.s.len == 0) {
-        return wd_doc_error(doc, n, diag, "%s must not be empty", what);
-    }
-    if (memchr(n->u.s.p, '\0', n->u.s.len) != NULL) {
-        return wd_doc_error(doc, n, diag, "%s contains a NUL byte", what);
-    }
-    char *s = wd_strndup(n->u.s.p, n->u.s.len);
-    if (s == NULL) {
-        return WD_ENOMEM;
-    }
-    *out = s;
-    return WD_OK;
-}
-
 /* A path; a relative one is taken relative to the directory of the config file. */
 static int get_path(const struct wd_doc *doc, const struct wd_node *n, const char *base,
                     size_t base_len, const char *what, char **out, struct wd_diag *diag)
@@ -79,7 +61,8 @@ static int get_path(const struct wd_doc *doc, const struct wd_node *n, const cha
         return wd_doc_error(doc, n, diag, "%s is longer than %d bytes", what, PATH_MAX_LEN);
     }
     char *s = NULL;
-    WD_TRY(get_str(doc, n, what, &s, diag));
+    WD_TRY(wd_doc_str_dup(doc, n, what, &s, diag));
+    WD_BUG_ON(s == NULL);
     if (s[0] == '/' || base_len == 0 || strcmp(s, "-") == 0) {
         *out = s;
         return WD_OK;
@@ -238,7 +221,7 @@ static int parse_listener(const struct wd_doc *doc, const struct wd_node *n,
         return wd_doc_error(doc, name, diag, "name: 1..%d characters of A-Z a-z 0-9 . _ -",
                             PRX_NAME_MAX);
     }
-    WD_TRY(get_str(doc, name, "name", &l->name, diag));
+    WD_TRY(wd_doc_str_dup(doc, name, "name", &l->name, diag));
     if (strcmp(mode->u.s.p, "inbound") == 0) {
         l->mode = PRX_INBOUND;
     } else if (strcmp(mode->u.s.p, "outbound") == 0) {
@@ -387,7 +370,7 @@ static int parse_limits(const struct wd_doc *doc, const struct wd_node *n, struc
             {"max_body", WD_NODE_INT, WD_FIELD_OPTIONAL, &mb},
             {"max_connections", WD_NODE_INT, WD_FIELD_OPTIONAL, &mc},
     };
-    const int64_t hour = 3600 * 1000;
+    const int64_t hour = (int64_t)3600 * 1000;
     WD_TRY(wd_doc_read_object(doc, n, fields, WD_ARRAY_LEN(fields), diag));
     WD_TRY(get_duration(doc, hs, "handshake_timeout", 10, hour, &lim->handshake_ms, diag));
     WD_TRY(get_duration(doc, hdr, "header_timeout", 10, hour, &lim->header_ms, diag));
@@ -404,12 +387,12 @@ static int parse_limits(const struct wd_doc *doc, const struct wd_node *n, struc
 
 static void limits_default(struct prx_limits *lim)
 {
-    lim->handshake_ms = 10 * 1000;
-    lim->header_ms = 10 * 1000;
-    lim->idle_ms = 60 * 1000;
-    lim->body_ms = 30 * 1000;
-    lim->upstream_ms = 30 * 1000;
-    lim->drain_ms = 10 * 1000;
+    lim->handshake_ms = (int64_t)10 * 1000;
+    lim->header_ms = (int64_t)10 * 1000;
+    lim->idle_ms = (int64_t)60 * 1000;
+    lim->body_ms = (int64_t)30 * 1000;
+    lim->upstream_ms = (int64_t)30 * 1000;
+    lim->drain_ms = (int64_t)10 * 1000;
     lim->max_header_bytes = 16384;
     lim->max_header_count = 100;
     lim->max_body = 1u << 20;

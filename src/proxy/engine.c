@@ -120,7 +120,7 @@ void prx_timer_set(struct prx_worker *w, struct prx_timer *t, int64_t at)
     }
     if (w->nheap == w->capheap) {
         size_t ncap = w->capheap == 0 ? 256 : w->capheap * 2;
-        struct prx_timer **h = wd_reallocarray(w->heap, ncap, sizeof(*h));
+        struct prx_timer **h = wd_reallocarray(w->heap, ncap, sizeof(struct prx_timer *));
         if (h == NULL) {
             /* Without a timer slot the object would never expire: treat as now. */
             wd_log(WD_LOG_ERR, "timer heap: out of memory");
@@ -1120,7 +1120,7 @@ int prx_engine_init(const struct prx_config *cfg, unsigned nworkers, struct wd_d
         }
         w->lfd = wd_calloc(cfg->n_listeners, sizeof(int));
         w->lev = wd_calloc(cfg->n_listeners, sizeof(*w->lev));
-        w->pool = wd_calloc(cfg->n_listeners, sizeof(*w->pool));
+        w->pool = wd_calloc(cfg->n_listeners, sizeof(struct prx_up *));
         w->npool = wd_calloc(cfg->n_listeners, sizeof(*w->npool));
         if (w->lfd == NULL || w->lev == NULL || w->pool == NULL || w->npool == NULL) {
             return WD_ENOMEM;

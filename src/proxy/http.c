@@ -543,9 +543,7 @@ static void on_resp_end(struct prx_conn *c, bool up_keep)
             rc = wd_buf_append(&c->dout, x->sbody.p, x->sbody.len);
         }
         prx_up_release(c, up_keep && c->uin.len == 0 && x->resp_body != WD_HTTP1_BODY_EOF);
-        if (rc < 0) {
-            c->closing = true;
-        } else if (close) {
+        if (rc < 0 || close) {
             c->closing = true;
         }
     }
@@ -593,10 +591,8 @@ static bool process_response(struct prx_conn *c)
         case WD_HTTP1_EV_HEAD:
             if (m->interim) {
                 x->interim = true; /* 1xx: skipped; the final response follows */
-            } else if (m->status == 101 || m->tunnel) {
-                upstream_error(c, 502, "Bad Gateway", "bad_gateway");
-                return true;
-            } else if (on_resp_head(c) < 0) {
+            } else if (m->status == 101 || m->tunnel || on_resp_head(c) < 0) {
+                /* A switch of protocols is refused like a response head that fails. */
                 upstream_error(c, 502, "Bad Gateway", "bad_gateway");
                 return true;
             }

@@ -24,10 +24,11 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: warden-proxy -c CONFIG [-t|--check-config|--check-syntax]\n"
-               "  -c, --config FILE     the proxy's YAML configuration (docs/proxy.md)\n"
-               "  -t, --check-config    load everything the configuration names, then exit\n"
-               "  --check-syntax        check only the configuration file itself, then exit\n");
+    (void)fprintf(f,
+                  "usage: warden-proxy -c CONFIG [-t|--check-config|--check-syntax]\n"
+                  "  -c, --config FILE     the proxy's YAML configuration (docs/proxy.md)\n"
+                  "  -t, --check-config    load everything the configuration names, then exit\n"
+                  "  --check-syntax        check only the configuration file itself, then exit\n");
 }
 
 /* SIGHUP: build a new generation from the (re-read) configuration; keep the old on error. */
@@ -87,7 +88,7 @@ int main(int argc, char **argv)
     diag.msg[0] = '\0';
     if (syntax) {
         if (prx_config_load(path, &cfg, &diag) < 0) {
-            fprintf(stderr, "warden-proxy: %s\n", diag.msg);
+            (void)fprintf(stderr, "warden-proxy: %s\n", diag.msg);
             goto out;
         }
         printf("warden-proxy: %s: syntax ok (%zu listener(s))\n", path, cfg->n_listeners);
@@ -95,7 +96,7 @@ int main(int argc, char **argv)
         goto out;
     }
     if (prx_config_load(path, &cfg, &diag) < 0 || prx_gen_build(cfg, &g, &diag) < 0) {
-        fprintf(stderr, "warden-proxy: %s\n", diag.msg);
+        (void)fprintf(stderr, "warden-proxy: %s\n", diag.msg);
         goto out;
     }
     if (check) {
@@ -117,7 +118,7 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    (void)signal(SIGPIPE, SIG_IGN);
 
     unsigned nw = cfg->workers;
     if (nw == 0) {
@@ -125,7 +126,7 @@ int main(int argc, char **argv)
         nw = n < 1 ? 1 : n > PRX_WORKERS_MAX ? PRX_WORKERS_MAX : (unsigned)n;
     }
     if (prx_engine_init(cfg, nw, &diag) < 0) {
-        fprintf(stderr, "warden-proxy: %s\n", diag.msg);
+        (void)fprintf(stderr, "warden-proxy: %s\n", diag.msg);
         goto stop;
     }
     if (prx_engine_start() < 0) {

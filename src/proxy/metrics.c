@@ -198,7 +198,7 @@ void prx_audit_write(const struct prx_gen *g, const struct prx_audit_rec *r)
         return;
     }
     struct wd_buf b;
-    wd_buf_init(&b, 64 * 1024);
+    wd_buf_init(&b, (size_t)64 * 1024);
     if (render(r, &b) < 0) {
         wd_log(WD_LOG_WARN, "audit: cannot render a record (out of memory)");
     } else {

@@ -123,7 +123,7 @@ int prx_policy_build(const struct prx_text *pols, size_t n, const struct prx_tex
     struct prx_policy *p = NULL;
     struct wd_cedar_policyset *one = NULL;
     struct wd_buf all;
-    struct wd_cedar_json_schema guide;
+    struct wd_cedar_json_schema guide = {0};
     struct wd_cedar_parse_opts opts = {.ids_from_annotation = true};
     int rc;
     wd_buf_init(&all, POLICY_FILE_MAX * 4);
