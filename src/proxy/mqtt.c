@@ -604,7 +604,7 @@ static bool mq_decide(void *ctx, const struct prx_mqtt_ask *ask)
             .port = ntohs(c->l->listen.sin.sin_port),
     };
     const char *broker = in ? g->self.str : c->l->expect_peer.str;
-    struct wd_cedar_response r;
+    struct wd_cedar_response r = {0};
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     struct wd_detect_result hits;
