@@ -48,24 +48,7 @@ mkdir -p "$T/cadir" "$T/othercadir"
 cp "$T/ca/swtpm-localca-rootca-cert.pem" "$T/ca/issuercert.pem" "$T/cadir/"
 [ -s "$T/cadir/issuercert.pem" ] || fail "swtpm_localca did not create its CA"
 
-# The swtpm TCTI talks to the control channel on the data port + 1: find a free pair.
-free_port_pair() {
-    python3 -c 'import socket
-for _ in range(50):
-    a = socket.socket()
-    a.bind(("127.0.0.1", 0))
-    p = a.getsockname()[1]
-    b = socket.socket()
-    try:
-        b.bind(("127.0.0.1", p + 1))
-    except OSError:
-        a.close()
-        continue
-    a.close()
-    b.close()
-    print(p)
-    break'
-}
+# The swtpm TCTI talks to the control channel on the data port + 1 (lib.sh free_port_pair).
 PORT=$(free_port_pair)
 [ -n "$PORT" ] || fail "no free pair of TCP ports"
 CTRL=$((PORT + 1))
