@@ -52,6 +52,14 @@ int srv_rq_store_failed(struct srv_rq *q, int rc);
 
 /* Append "key":"value" pieces. */
 WD_MUST_USE int srv_json_kv(struct wd_buf *b, const char *key, const char *val, bool comma);
+/*
+ * The audit event and its JSON line for one issued SVID: serial, node, entry, then extra
+ * (NULL, or more members already formatted as ',"key":value...'), then not_after. *details
+ * and *line are owned by the caller; *ev borrows them and rec.
+ */
+WD_MUST_USE int srv_issuance_audit(const struct srv_rq *q, const struct wd_store_svid *rec,
+                                   const char *extra, struct wd_store_audit *ev, char **details,
+                                   char **line);
 WD_MUST_USE int srv_json_time(struct wd_buf *b, const char *key, int64_t t, bool comma);
 /* "90s", "10m", "1h", "2d" for a duration in seconds. */
 void srv_duration_format(int64_t s, char out[32]);

@@ -78,9 +78,8 @@ int srv_issue(struct srv *s, EVP_PKEY *pub, const struct wd_spiffe_id *id, int64
     return WD_OK;
 }
 
-/* The audit event and its JSON line for one issued SVID. details and line are owned. */
-static int issuance_audit(const struct srv_rq *q, const struct wd_store_svid *rec,
-                          struct wd_store_audit *ev, char **details, char **line)
+int srv_issuance_audit(const struct srv_rq *q, const struct wd_store_svid *rec, const char *extra,
+                       struct wd_store_audit *ev, char **details, char **line)
 {
     struct wd_buf b;
     wd_buf_init(&b, 8192);
@@ -92,6 +91,9 @@ static int issuance_audit(const struct srv_rq *q, const struct wd_store_svid *re
     WD_CHECK(srv_json_kv(&b, "node", rec->node, true));
     if (rec->entry_id[0] != '\0') {
         WD_CHECK(srv_json_kv(&b, "entry_id", rec->entry_id, true));
+    }
+    if (extra != NULL) {
+        WD_CHECK(wd_buf_append_str(&b, extra));
     }
     WD_CHECK(wd_buf_printf(&b, ",\"not_after\":\"%s\"}", wd_time_format(rec->not_after, ts)));
     *details = wd_buf_steal(&b, NULL);
@@ -146,7 +148,7 @@ int srv_answer_node_svid(struct srv_rq *q, const char *name, const char *attest,
         goto out;
     }
     WD_CHECK(rc);
-    WD_CHECK(issuance_audit(q, &rec, &ev, &details, &line));
+    WD_CHECK(srv_issuance_audit(q, &rec, NULL, &ev, &details, &line));
     const char *lines[1] = {line};
     struct srv_commit_job job = {&rec, &ev, lines, 1, 0, false, NULL};
     rc = srv_commit(s, &job);
@@ -273,7 +275,7 @@ int srv_h_node_svids(struct srv_rq *q, const struct wd_store_node *n)
         }
         WD_CHECK(rc);
         items[i].der_len = der.len - items[i].der_off;
-        WD_CHECK(issuance_audit(q, &recs[i], &evs[i], &items[i].details, &items[i].line));
+        WD_CHECK(srv_issuance_audit(q, &recs[i], NULL, &evs[i], &items[i].details, &items[i].line));
         lines[i] = items[i].line;
     }
     struct srv_commit_job job = {recs, evs, lines, k, 0, false, NULL};

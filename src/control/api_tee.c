@@ -378,47 +378,15 @@ out:
     return rc;
 }
 
-/* The audit event and its line for the issued SVID; details and line are owned. */
-static int tee_issuance_audit(const struct srv_rq *q, const struct wd_store_svid *rec,
-                              const struct tee_facts *f, struct wd_store_audit *ev, char **details,
-                              char **line)
+/* The TEE facts an issuance audit adds: ,"attestation":"...","measurement":"hex". */
+static int tee_audit_extra(const struct tee_facts *f, struct wd_buf *b)
 {
-    struct wd_buf b;
-    wd_buf_init(&b, 8192);
-    char ts[21];
     int rc;
-    WD_CHECK(wd_buf_append_str(&b, "{\"serial\":\""));
-    WD_CHECK(wd_hex_encode(&b, rec->serial, rec->serial_len));
-    WD_CHECK(wd_buf_append_byte(&b, '"'));
-    WD_CHECK(srv_json_kv(&b, "node", rec->node, true));
-    WD_CHECK(srv_json_kv(&b, "attestation", wd_attest_name(f->type), true));
-    WD_CHECK(wd_buf_append_str(&b, ",\"measurement\":\""));
-    WD_CHECK(wd_hex_encode(&b, f->measurement, f->measurement_len));
-    WD_CHECK(wd_buf_printf(&b, "\",\"not_after\":\"%s\"}", wd_time_format(rec->not_after, ts)));
-    *details = wd_buf_steal(&b, NULL);
-    if (*details == NULL) {
-        rc = WD_ENOMEM;
-        goto out;
-    }
-    memset(ev, 0, sizeof(*ev));
-    ev->time_ms = wd_time_now_ms();
-    ev->kind = WD_AUDIT_ISSUANCE;
-    ev->actor = q->actor;
-    ev->subject = rec->spiffe_id;
-    ev->details = *details;
-    rc = srv_audit_json(&b, ev, false);
-    if (rc == WD_OK) {
-        rc = wd_buf_append_byte(&b, '\n');
-    }
-    if (rc == WD_OK) {
-        *line = wd_buf_steal(&b, NULL);
-        rc = *line != NULL ? WD_OK : WD_ENOMEM;
-    }
-    if (rc != WD_OK) {
-        WD_FREE(*details);
-    }
+    WD_CHECK(srv_json_kv(b, "attestation", wd_attest_name(f->type), true));
+    WD_CHECK(wd_buf_append_str(b, ",\"measurement\":\""));
+    WD_CHECK(wd_hex_encode(b, f->measurement, f->measurement_len));
+    WD_CHECK(wd_buf_append_byte(b, '"'));
 out:
-    wd_buf_cleanup(&b);
     return rc;
 }
 
@@ -430,13 +398,14 @@ static int tee_answer(struct srv_rq *q, EVP_PKEY *pub, const struct srv_tee_rule
     struct wd_spiffe_id id;
     struct wd_claims cl;
     struct wd_diag d = {{0}};
-    struct wd_buf der, pem;
+    struct wd_buf der, pem, extra;
     struct wd_store_svid rec;
     struct wd_store_audit ev;
     char *details = NULL, *line = NULL;
     char node[32];
     wd_buf_init(&der, 65536);
     wd_buf_init(&pem, 65536);
+    wd_buf_init(&extra, 1024);
     int rc;
     /* the svids table names a node for every SVID: the TEE type stands in for it */
     (void)snprintf(node, sizeof(node), "tee-%s", wd_attest_name(f->type));
@@ -456,7 +425,8 @@ static int tee_answer(struct srv_rq *q, EVP_PKEY *pub, const struct srv_tee_rule
         goto out;
     }
     WD_CHECK(rc);
-    WD_CHECK(tee_issuance_audit(q, &rec, f, &ev, &details, &line));
+    WD_CHECK(tee_audit_extra(f, &extra));
+    WD_CHECK(srv_issuance_audit(q, &rec, wd_buf_str(&extra), &ev, &details, &line));
     const char *lines[1] = {line};
     struct srv_commit_job job = {&rec, &ev, lines, 1, 0, false, NULL};
     rc = srv_commit(s, &job);
@@ -485,6 +455,7 @@ out:
     wd_free(line);
     wd_buf_cleanup(&der);
     wd_buf_cleanup(&pem);
+    wd_buf_cleanup(&extra);
     return rc;
 }
 
