@@ -110,10 +110,10 @@ static int get_entry_id(const struct wd_node *s, char out[AGT_ENTRY_ID_LEN + 1])
     return WD_OK;
 }
 
-/* A short printable-ASCII text copied into out[max] (pcr_selection, error codes). */
+/* A short non-empty printable-ASCII text copied into out[max] (pcr_selection, error codes). */
 static int get_text(const struct wd_node *s, char *out, size_t max)
 {
-    WD_ENSURE(s->u.s.len < max, WD_EPROTO);
+    WD_ENSURE(s->u.s.len > 0 && s->u.s.len < max, WD_EPROTO);
     for (size_t i = 0; i < s->u.s.len; i++) {
         unsigned char c = (unsigned char)s->u.s.p[i];
         WD_ENSURE(c >= 0x20 && c < 0x7f, WD_EPROTO);
